@@ -1,0 +1,359 @@
+"""The central directory, the local headers, and how the entries tile the file.
+
+Readers disagree in the gaps of the zip format, and archives that exploit those gaps
+are how both smuggling (one reader sees a file another does not) and the
+non-recursive "overlap" zip bombs work. So the rules here are strict on layout: every
+local header must repeat what the central directory says, and the entries, their
+data descriptors and the central directory must tile the file exactly, with no byte
+unaccounted for and no byte used twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from extension_uploader import reasons
+
+from .endrecord import (
+    CENTRAL_HEADER_BYTES,
+    CENTRAL_SIGNATURE,
+    LOCAL_SIGNATURE,
+    U16_MAX,
+    U32_MAX,
+    EndRecord,
+    read_at,
+)
+from .names import decode_name, display_name
+from .report import Problem, Refusal
+
+CENTRAL_HEADER = struct.Struct("<4s4B4H3L5H2L")
+LOCAL_HEADER = struct.Struct("<4s2B4H3L2H")
+ZIP64_EXTRA_ID = 0x0001
+DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+
+FLAG_ENCRYPTED = 0x0001
+FLAG_DATA_DESCRIPTOR = 0x0008
+FLAG_STRONG_ENCRYPTION = 0x0040
+FLAG_MASKED_HEADERS = 0x2000
+ENCRYPTION_FLAGS = FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS
+
+STORED = 0
+DEFLATED = 8
+DEFLATED64 = 9
+AES_ENCRYPTED = 99
+
+
+def name_digest(raw_name: bytes) -> bytes:
+    """A short fingerprint of a name: local headers are compared against it, so the
+    inspection does not keep every raw name of a large directory in memory."""
+    return hashlib.blake2b(raw_name, digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class CentralRecord:
+    """One central directory record, with zip64 values already resolved."""
+
+    index: int
+    version_made_by: int
+    version_needed: int
+    flags: int
+    method: int
+    dos_time: int
+    dos_date: int
+    crc: int
+    compressed_size: int
+    file_size: int
+    internal_attr: int
+    external_attr: int
+    header_offset: int
+    raw_name: bytes
+    extra: bytes
+    comment: bytes
+
+    @property
+    def create_system(self) -> int:
+        return self.version_made_by >> 8
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """Where one entry lies: local header start, data, and end (after any descriptor)."""
+
+    index: int
+    start: int
+    data_start: int
+    data_end: int
+    end: int
+
+
+def iter_extra(extra: bytes) -> Iterator[tuple[int, bytes]]:
+    """(header id, data) pairs of an extra field. A ragged tail (padding some tools
+    leave) ends the walk rather than failing it: only zip64 data is ever needed."""
+    position = 0
+    while position + 4 <= len(extra):
+        header_id, size = struct.unpack_from("<2H", extra, position)
+        if position + 4 + size > len(extra):
+            return
+        yield header_id, extra[position + 4 : position + 4 + size]
+        position += 4 + size
+
+
+def zip64_block(extra: bytes) -> bytes | None:
+    """The data of the zip64 extended information block, if the extra field has one."""
+    for header_id, data in iter_extra(extra):
+        if header_id == ZIP64_EXTRA_ID:
+            return data
+    return None
+
+
+def zip64_values(extra: bytes, wanted: int) -> tuple[int, ...] | None:
+    """The first ``wanted`` 8-byte values of the zip64 block, if it holds that many."""
+    block = zip64_block(extra)
+    if block is None or len(block) < 8 * wanted:
+        return None
+    return struct.unpack_from(f"<{wanted}Q", block)
+
+
+def iter_central_records(fh: BinaryIO, end: EndRecord) -> Iterator[CentralRecord]:
+    """Yield each record of the central directory, one at a time (bounded memory).
+
+    Raises Refusal when the directory does not hold exactly ``end.entries`` records
+    filling exactly ``end.cd_size`` bytes.
+    """
+    remaining = end.cd_size
+    for index in range(end.entries):
+        if remaining < CENTRAL_HEADER_BYTES:
+            raise Refusal(reasons.ZIP_CORRUPT, "the central directory ends before its last entry")
+        header = read_at(fh, end.cd_offset + end.cd_size - remaining, CENTRAL_HEADER.size)
+        fields = CENTRAL_HEADER.unpack(header) if len(header) == CENTRAL_HEADER.size else None
+        if fields is None or fields[0] != CENTRAL_SIGNATURE:
+            raise Refusal(reasons.ZIP_CORRUPT, f"central directory record {index} is damaged")
+        name_size, extra_size, comment_size = fields[12:15]
+        record_size = CENTRAL_HEADER.size + name_size + extra_size + comment_size
+        if record_size > remaining:
+            raise Refusal(reasons.ZIP_CORRUPT, f"central directory record {index} is truncated")
+        variable = fh.read(record_size - CENTRAL_HEADER.size)
+        if len(variable) != record_size - CENTRAL_HEADER.size:
+            raise Refusal(reasons.ZIP_CORRUPT, "the central directory is truncated")
+        remaining -= record_size
+        yield _record(index, fields, variable)
+    if remaining:
+        raise Refusal(
+            reasons.ZIP_CORRUPT,
+            f"{remaining} unaccounted bytes after the last central directory record",
+        )
+
+
+def _record(index: int, fields: tuple[Any, ...], variable: bytes) -> CentralRecord:
+    (_, made_version, made_system, needed, _, flags, method, dos_time, dos_date) = fields[:9]
+    crc, compressed, size = fields[9:12]
+    name_size, extra_size, _, disk, internal, external, offset = fields[12:19]
+    raw_name = variable[:name_size]
+    extra = variable[name_size : name_size + extra_size]
+    values = [size, compressed, offset]  # the order of the zip64 extra block
+    wide = sum(1 for value in values if value == U32_MAX)
+    if wide or disk == U16_MAX:
+        # The block holds only the fields maxed out above: 8 bytes each, then the
+        # disk number in 4 bytes.
+        block = zip64_block(extra)
+        if block is None or len(block) < 8 * wide + (4 if disk == U16_MAX else 0):
+            raise Refusal(
+                reasons.ZIP_CORRUPT,
+                f"central directory record {index} lacks the zip64 sizes it announces",
+            )
+        taken = iter(struct.unpack_from(f"<{wide}Q", block))
+        values = [next(taken) if value == U32_MAX else value for value in values]
+        if disk == U16_MAX:
+            disk = struct.unpack_from("<L", block, 8 * wide)[0]
+    if disk != 0:
+        raise Refusal(
+            reasons.ZIP_CORRUPT, "split or spanned (multi-disk) archives are not supported"
+        )
+    return CentralRecord(
+        index=index,
+        version_made_by=made_system << 8 | made_version,
+        version_needed=needed,
+        flags=flags,
+        method=method,
+        dos_time=dos_time,
+        dos_date=dos_date,
+        crc=crc,
+        compressed_size=values[1],
+        file_size=values[0],
+        internal_attr=internal,
+        external_attr=external,
+        header_offset=values[2],
+        raw_name=raw_name,
+        extra=extra,
+        comment=variable[name_size + extra_size :],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The compact view of a central record that the inspection keeps for each entry.
+
+    No raw name, extra or comment: those can reach 192 KiB per record, and a
+    directory of 10,000 records must stay cheap to hold.
+    """
+
+    index: int
+    display: str  # printable, escaped: safe for messages and logs
+    name: str | None  # decoded, or None when the name is not valid UTF-8
+    is_dir: bool
+    header_offset: int
+    name_digest: bytes
+    flags: int
+    method: int
+    crc: int
+    compressed_size: int
+    file_size: int
+
+
+def entry_from(record: CentralRecord) -> Entry:
+    """The compact entry of a central record."""
+    return Entry(
+        index=record.index,
+        display=display_name(record.raw_name),
+        name=decode_name(record.raw_name),
+        is_dir=record.raw_name.endswith(b"/"),
+        header_offset=record.header_offset,
+        name_digest=name_digest(record.raw_name),
+        flags=record.flags,
+        method=record.method,
+        crc=record.crc,
+        compressed_size=record.compressed_size,
+        file_size=record.file_size,
+    )
+
+
+def read_extent(
+    fh: BinaryIO, entry: Entry, cd_offset: int, file_size: int, problems: list[Problem]
+) -> Extent | None:
+    """Check an entry's local header against the central directory; find its extent.
+
+    Disagreements go to ``problems``; an extent is returned whenever the header can be
+    found, so that overlap detection sees every entry, even the lying ones.
+    """
+
+    def corrupt(message: str) -> None:
+        problems.append(Problem(reasons.ZIP_CORRUPT, entry.display, message))
+
+    if entry.header_offset >= file_size:
+        corrupt("the local header offset points beyond the end of the file")
+        return None
+    if entry.header_offset + LOCAL_HEADER.size > cd_offset:
+        problems.append(
+            Problem(
+                reasons.ZIP_OVERLAPPING_ENTRIES,
+                entry.display,
+                "the local header lies inside or after the central directory",
+            )
+        )
+        return None
+    header = read_at(fh, entry.header_offset, LOCAL_HEADER.size)
+    fields = LOCAL_HEADER.unpack(header)
+    if fields[0] != LOCAL_SIGNATURE:
+        corrupt("no local header where the central directory points")
+        return None
+    (_, _, _, flags, method, _, _, crc, compressed, size, name_size, extra_size) = fields
+    name_and_extra = fh.read(name_size + extra_size)
+    if name_digest(name_and_extra[:name_size]) != entry.name_digest:
+        corrupt("the local header names a different file than the central directory")
+    if method != entry.method:
+        corrupt("the local header and the central directory disagree on the compression method")
+    if (flags ^ entry.flags) & ENCRYPTION_FLAGS:
+        corrupt("the local header and the central directory disagree on encryption")
+    local_extra = name_and_extra[name_size:]
+    if not _local_values_agree(entry, flags, (crc, compressed, size), local_extra):
+        corrupt("the local header and the central directory disagree on CRC or sizes")
+    data_start = entry.header_offset + LOCAL_HEADER.size + name_size + extra_size
+    data_end = data_start + entry.compressed_size
+    end = data_end
+    if flags & FLAG_DATA_DESCRIPTOR and data_end <= cd_offset:
+        descriptor = _descriptor_size(fh, entry, data_end, cd_offset)
+        if descriptor is None:
+            corrupt("the data descriptor is missing or disagrees with the central directory")
+        end += descriptor or 0
+    return Extent(entry.index, entry.header_offset, data_start, data_end, end)
+
+
+def _local_values_agree(
+    entry: Entry, flags: int, values: tuple[int, int, int], extra: bytes
+) -> bool:
+    """Local CRC and sizes must repeat the central ones. With a data descriptor (flag
+    bit 3) the writer did not know them yet, so zeros are allowed there too."""
+    crc, compressed, size = values
+    if U32_MAX in (compressed, size):
+        wide = zip64_values(extra, 2)
+        if wide is None:
+            return bool(flags & FLAG_DATA_DESCRIPTOR) and compressed == size == U32_MAX
+        size, compressed = wide
+    expected = (entry.crc, entry.compressed_size, entry.file_size)
+    actual = (crc, compressed, size)
+    if flags & FLAG_DATA_DESCRIPTOR:
+        return all(value in (0, want) for value, want in zip(actual, expected, strict=True))
+    return actual == expected
+
+
+def _descriptor_size(fh: BinaryIO, entry: Entry, data_end: int, cd_offset: int) -> int | None:
+    """Length of the data descriptor after an entry's data, if one repeats its values.
+
+    The descriptor's shape is not self-describing (signature optional, sizes 4 or 8
+    bytes), so each shape is tried and only one that agrees with the directory fits.
+    """
+    raw = read_at(fh, data_end, min(24, cd_offset - data_end))
+    expected = (entry.crc, entry.compressed_size, entry.file_size)
+    for signed in (True, False):
+        if signed and raw[:4] != DESCRIPTOR_SIGNATURE:
+            continue
+        start = 4 if signed else 0
+        for layout, width in (("<3L", 12), ("<L2Q", 20)):
+            if len(raw) >= start + width and struct.unpack_from(layout, raw, start) == expected:
+                return start + width
+    return None
+
+
+def check_layout(
+    extents: list[Extent], displays: dict[int, str], cd_offset: int, problems: list[Problem]
+) -> None:
+    """The entries must tile the file from byte 0 up to the central directory."""
+    ordered = sorted(extents, key=lambda extent: (extent.start, extent.index))
+    position = 0
+    previous: Extent | None = None
+    for extent in ordered:
+        name = displays[extent.index]
+        if previous is not None and extent.start < position:
+            problems.append(
+                Problem(
+                    reasons.ZIP_OVERLAPPING_ENTRIES,
+                    name,
+                    f"its bytes overlap those of {displays[previous.index]}",
+                )
+            )
+        elif extent.start > position:
+            where = "before the first entry" if previous is None else "between entries"
+            problems.append(
+                Problem(
+                    reasons.ZIP_CORRUPT, name, f"{extent.start - position} bytes of data {where}"
+                )
+            )
+        if extent.end > position:
+            position, previous = extent.end, extent
+    if position > cd_offset and previous is not None:
+        problems.append(
+            Problem(
+                reasons.ZIP_OVERLAPPING_ENTRIES,
+                displays[previous.index],
+                "its data runs into the central directory",
+            )
+        )
+    elif position < cd_offset and (extents or cd_offset):
+        where = "before the central directory" if extents else "before the archive"
+        problems.append(
+            Problem(reasons.ZIP_CORRUPT, None, f"{cd_offset - position} bytes of data {where}")
+        )

@@ -1,0 +1,108 @@
+"""Archives written by real tools, where they are installed (each test skips if not).
+
+The corpus crafts its archives in code; these check that what Info-ZIP, the JDK's
+jar and 7-Zip actually write is judged as it should be.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from extension_uploader import reasons
+from extension_uploader.inspection import ExtensionInfo, inspect_archive
+
+from .corpus import DESCRIPTOR, jar_bytes
+
+PLUGIN = ExtensionInfo("plugin", "8.15.0")
+
+
+def _needs(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "plugin"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "plugin-descriptor.properties").write_bytes(DESCRIPTOR)
+    (folder / "example.jar").write_bytes(jar_bytes())
+    (folder / "lib" / "notes café.txt").write_text("notes\n" * 1000)
+    return folder
+
+
+def _run(args: list[str], cwd: Path) -> None:
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+
+
+def test_info_zip_plugin_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
+    _needs("zip")
+    _run(["zip", "-qr", str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.ok, report.problems
+
+
+def test_info_zip_streamed_to_a_pipe_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
+    _needs("zip")
+    with (tmp_path / "p.zip").open("wb") as out:
+        subprocess.run(["zip", "-qr", "-", "."], cwd=plugin_dir, stdout=out, check=True)
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.ok, report.problems
+
+
+def test_info_zip_symlink_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
+    _needs("zip")
+    os.symlink("/etc/passwd", plugin_dir / "passwd")
+    _run(["zip", "-qry", str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_LINK_OR_SPECIAL
+
+
+def test_info_zip_encryption_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
+    _needs("zip")
+    _run(["zip", "-qr", "-P", "secret", str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_ENCRYPTED
+
+
+def test_jar_tool_plugin_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
+    _needs("jar")
+    _run(
+        ["jar", "--create", "--file", str(tmp_path / "p.zip"), "-C", str(plugin_dir), "."], tmp_path
+    )
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.ok, report.problems
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        (["-mm=Deflate"], None),
+        (["-mm=Copy"], None),
+        (["-mm=Deflate64"], None),
+        (["-mm=BZip2"], reasons.ZIP_UNSUPPORTED_METHOD),
+        (["-mm=LZMA"], reasons.ZIP_UNSUPPORTED_METHOD),
+        (["-psecret", "-mem=AES256"], reasons.ZIP_ENCRYPTED),
+        (["-psecret", "-mem=ZipCrypto"], reasons.ZIP_ENCRYPTED),
+    ],
+)
+def test_seven_zip_archives(
+    plugin_dir: Path, tmp_path: Path, options: list[str], code: str | None
+) -> None:
+    _needs("7zz")
+    _run(["7zz", "a", "-tzip", "-bso0", *options, str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.reason == code, report.problems
