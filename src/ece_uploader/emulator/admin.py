@@ -1,0 +1,179 @@
+"""The admin routes under ``/_emulator/``: scripting the emulator from another process.
+
+No authentication, not recorded in the request log, JSON in and out:
+
+==========  ========================  ===================================================
+method      path                      does
+==========  ========================  ===================================================
+GET         /_emulator/health         ``{"status": "ok"}``
+POST        /_emulator/reset          forget extensions, files, logs and faults
+GET         /_emulator/extensions     ``{"extensions": [Extension]}``
+POST        /_emulator/extensions     create: ``{"name", "extension_type"?, "version"?,
+                                      "description"?}``, 201 ``Extension``
+GET         /_emulator/uploads        ``{"uploads": [...]}`` (``?extension_id=`` filters)
+GET         /_emulator/requests       ``{"requests": [...]}``
+GET         /_emulator/spec-violations  ``{"spec_violations": [...]}``
+GET         /_emulator/faults         ``{"faults": [...]}`` (pending)
+POST        /_emulator/faults         queue: the Fault fields plus ``method``,
+                                      ``extension_id``, ``times`` (null: always); 201
+DELETE      /_emulator/faults         clear the queue
+PUT         /_emulator/credentials    ``{"api_keys": [...]}`` and/or
+                                      ``{"basic_users": {"name": "password"}}``
+==========  ========================  ===================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import replies
+from .faults import Fault
+from .models import EXTENSION_TYPES
+
+if TYPE_CHECKING:
+    from .app import EmulatorApp
+    from .transport import Exchange
+
+ADMIN_PREFIX = "/_emulator/"
+MAX_ADMIN_BODY_BYTES = 1024 * 1024
+DEFAULT_VERSION = "8.15.0"
+
+
+class AdminError(Exception):
+    """When an admin request is malformed: answer 400 with the message."""
+
+
+def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise AdminError(f"{key} must be a string")
+    return value
+
+
+class AdminRoutes:
+    """Dispatches ``/_emulator/...`` requests."""
+
+    def __init__(self, app: EmulatorApp) -> None:
+        self._app = app
+        self._routes: dict[tuple[str, str], Callable[[Exchange], tuple[int, object]]] = {
+            ("GET", "health"): lambda ex: (200, {"status": "ok"}),
+            ("POST", "reset"): self._reset,
+            ("GET", "extensions"): self._list_extensions,
+            ("POST", "extensions"): self._create_extension,
+            ("GET", "uploads"): self._uploads,
+            ("GET", "requests"): self._requests,
+            ("GET", "spec-violations"): self._violations,
+            ("GET", "faults"): self._faults,
+            ("POST", "faults"): self._add_fault,
+            ("DELETE", "faults"): self._clear_faults,
+            ("PUT", "credentials"): self._credentials,
+        }
+
+    def handle(self, ex: Exchange) -> None:
+        route = ex.path[len(ADMIN_PREFIX) :].strip("/")
+        handler = self._routes.get((ex.method, route))
+        if handler is None:
+            allowed = sorted(method for method, name in self._routes if name == route)
+            if allowed:
+                headers = {"Allow": ", ".join(allowed)}
+                self._app.fail(ex, None, 405, "emulator.method_not_allowed", "", headers=headers)
+            else:
+                self._app.fail(ex, None, 404, "emulator.not_found", f"No admin route {ex.path}")
+            return
+        try:
+            status, value = handler(ex)
+        except AdminError as exc:
+            self._app.fail(ex, None, 400, replies.ADMIN_BAD_REQUEST, str(exc))
+            return
+        self._app.reply(ex, None, status, value)
+
+    def _body(self, ex: Exchange) -> dict[str, Any]:
+        raw = ex.body.read_limited(MAX_ADMIN_BODY_BYTES)
+        if raw is None:
+            raise AdminError("body too large")
+        try:
+            doc = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise AdminError("the body is not JSON") from exc
+        if not isinstance(doc, dict):
+            raise AdminError("the body must be a JSON object")
+        return doc
+
+    def _reset(self, ex: Exchange) -> tuple[int, object]:
+        self._app.state.reset()
+        return 200, {}
+
+    def _list_extensions(self, ex: Exchange) -> tuple[int, object]:
+        base = self._app.base_url
+        return 200, {"extensions": [e.to_json(base) for e in self._app.state.list_extensions()]}
+
+    def _create_extension(self, ex: Exchange) -> tuple[int, object]:
+        doc = self._body(ex)
+        name = _optional_str(doc, "name")
+        extension_type = _optional_str(doc, "extension_type") or "plugin"
+        if not name:
+            raise AdminError("name is required")
+        if extension_type not in EXTENSION_TYPES:
+            raise AdminError(f"extension_type must be one of {list(EXTENSION_TYPES)}")
+        extension = self._app.state.create_extension(
+            name=name,
+            extension_type=extension_type,
+            version=_optional_str(doc, "version") or DEFAULT_VERSION,
+            description=_optional_str(doc, "description"),
+        )
+        return 201, extension.to_json(self._app.base_url)
+
+    def _uploads(self, ex: Exchange) -> tuple[int, object]:
+        extension_id = ex.query.get("extension_id", [None])[-1]
+        uploads = self._app.state.uploads(extension_id)
+        return 200, {"uploads": [u.to_json() for u in uploads]}
+
+    def _requests(self, ex: Exchange) -> tuple[int, object]:
+        return 200, {"requests": [r.to_json() for r in self._app.state.requests()]}
+
+    def _violations(self, ex: Exchange) -> tuple[int, object]:
+        return 200, {"spec_violations": self._app.state.violations()}
+
+    def _faults(self, ex: Exchange) -> tuple[int, object]:
+        return 200, {"faults": [f.to_json() for f in self._app.state.faults.pending()]}
+
+    def _add_fault(self, ex: Exchange) -> tuple[int, object]:
+        doc = self._body(ex)
+        method = _optional_str(doc, "method")
+        extension_id = _optional_str(doc, "extension_id")
+        times = doc.get("times", 1)
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise AdminError("times must be an integer or null")
+        fields = {k: v for k, v in doc.items() if k not in {"method", "extension_id", "times"}}
+        try:
+            fault = Fault.from_json(fields)
+            self._app.state.faults.add(fault, method=method, extension_id=extension_id, times=times)
+        except (TypeError, ValueError) as exc:
+            raise AdminError(str(exc)) from exc
+        return 201, {"faults": [f.to_json() for f in self._app.state.faults.pending()]}
+
+    def _clear_faults(self, ex: Exchange) -> tuple[int, object]:
+        self._app.state.faults.clear()
+        return 200, {}
+
+    def _credentials(self, ex: Exchange) -> tuple[int, object]:
+        doc = self._body(ex)
+        keys = doc.get("api_keys")
+        users = doc.get("basic_users")
+        if keys is not None and (
+            not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+        ):
+            raise AdminError("api_keys must be a list of strings")
+        if users is not None and (
+            not isinstance(users, dict) or not all(isinstance(v, str) for v in users.values())
+        ):
+            raise AdminError("basic_users must map user names to passwords")
+        if keys is None and users is None:
+            raise AdminError("give api_keys, basic_users or both")
+        if keys is not None:
+            self._app.state.set_api_keys(keys)
+        if users is not None:
+            self._app.state.set_basic_users(users)
+        return 200, {}

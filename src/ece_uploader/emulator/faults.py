@@ -1,0 +1,197 @@
+"""Scripted misbehaviour: answers the emulator gives instead of the real one.
+
+A :class:`Fault` is queued with :meth:`FaultScript.add` for a method and
+optionally an extension id, a number of times; each matching API request
+consumes one use, in the order the faults were added.
+
+Effects, applied in this order:
+
+- ``delay``: wait this many seconds first (then carry on: with nothing else
+  set, the request is served normally, only slower);
+- ``reset_after_bytes``: read that many bytes of the request body, then close
+  the socket abruptly (TCP RST), never answering;
+- ``hang``: read the body, then never answer; the connection is held until the
+  client closes it or the emulator stops;
+- ``html``: answer ``status`` (default 502) with this HTML page, as a proxy or WAF
+  in front of ECE would;
+- ``status``: answer a ``BasicFailedReply`` with ``code`` and ``message`` (codes
+  default from the status) and ``x-cloud-error-codes``;
+- ``retry_after``: add a ``Retry-After`` header to the answer.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from . import replies
+
+FaultKind = Literal["reset", "hang", "html", "error", "delay"]
+
+DEFAULT_HTML_STATUS = 502
+_DEFAULT_CODES = {
+    400: "extensions.request_execution_failed",
+    401: "root.unauthenticated",
+    403: "root.unauthorized.rbac",
+    404: "extensions.not_found",
+    409: "extensions.version_conflict",
+}
+_FALLBACK_CODE = replies.INTERNAL_ERROR
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour (see the module docstring for the effects)."""
+
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    html: str | None = None
+    retry_after: int | str | None = None
+    delay: float = 0.0
+    reset_after_bytes: int | None = None
+    hang: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status, not {self.status}")
+        if not math.isfinite(self.delay) or self.delay < 0:
+            raise ValueError("delay must be a non-negative number of seconds")
+        if self.reset_after_bytes is not None and self.reset_after_bytes < 0:
+            raise ValueError("reset_after_bytes must not be negative")
+        answers = self.status is not None or self.html is not None
+        if not answers and (self.code or self.message or self.retry_after is not None):
+            raise ValueError("code, message and retry_after need a status or html")
+        if not (answers or self.delay or self.hang or self.reset_after_bytes is not None):
+            raise ValueError("a fault needs an effect: status, html, delay, reset or hang")
+
+    @property
+    def kind(self) -> FaultKind:
+        if self.reset_after_bytes is not None:
+            return "reset"
+        if self.hang:
+            return "hang"
+        if self.html is not None:
+            return "html"
+        if self.status is not None:
+            return "error"
+        return "delay"
+
+    @property
+    def answer_status(self) -> int | None:
+        """The status to answer with, or None to serve the request normally."""
+        if self.status is None and self.html is not None:
+            return DEFAULT_HTML_STATUS
+        return self.status
+
+    @property
+    def error_code(self) -> str:
+        if self.code:
+            return self.code
+        return _DEFAULT_CODES.get(self.answer_status or 0, _FALLBACK_CODE)
+
+    @property
+    def error_message(self) -> str:
+        return self.message or f"Injected fault (HTTP {self.answer_status})"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fault:
+        """A fault from its JSON form; unknown keys and wrong types raise ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        checks: dict[str, tuple[type, ...]] = {
+            "status": (int,),
+            "code": (str,),
+            "message": (str,),
+            "html": (str,),
+            "retry_after": (int, str),
+            "delay": (int, float),
+            "reset_after_bytes": (int,),
+            "hang": (bool,),
+        }
+        for name, value in data.items():
+            if value is None and name not in {"delay", "hang"}:
+                continue
+            wrong_bool = isinstance(value, bool) and bool not in checks[name]
+            if wrong_bool or not isinstance(value, checks[name]):
+                raise ValueError(f"fault field {name!r} has the wrong type")
+        values = dict(data)
+        if "delay" in values:
+            values["delay"] = float(values["delay"])
+        return cls(**values)
+
+
+@dataclass
+class ScriptedFault:
+    """A queued fault and what it applies to."""
+
+    fault: Fault
+    method: str | None
+    extension_id: str | None
+    # None: every matching request until cleared.
+    remaining: int | None
+
+    def matches(self, method: str, extension_id: str | None) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        return self.extension_id is None or self.extension_id == extension_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fault": self.fault.to_json(),
+            "method": self.method,
+            "extension_id": self.extension_id,
+            "remaining": self.remaining,
+        }
+
+
+class FaultScript:
+    """The queue of scripted faults; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[ScriptedFault] = []
+
+    def add(
+        self,
+        fault: Fault,
+        *,
+        method: str | None = None,
+        extension_id: str | None = None,
+        times: int | None = 1,
+    ) -> None:
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for every request)")
+        entry = ScriptedFault(fault, method.upper() if method else None, extension_id, times)
+        with self._lock:
+            self._entries.append(entry)
+
+    def take(self, method: str, extension_id: str | None) -> Fault | None:
+        """Consume one use of the first fault that matches the request."""
+        with self._lock:
+            for entry in self._entries:
+                if entry.matches(method.upper(), extension_id):
+                    if entry.remaining is not None:
+                        entry.remaining -= 1
+                        if entry.remaining == 0:
+                            self._entries.remove(entry)
+                    return entry.fault
+        return None
+
+    def pending(self) -> list[ScriptedFault]:
+        with self._lock:
+            return [
+                ScriptedFault(e.fault, e.method, e.extension_id, e.remaining) for e in self._entries
+            ]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
