@@ -1,0 +1,158 @@
+"""Lambda entry point: adapt whatever event arrived into objects for the pipeline.
+
+Each object is processed on its own: one bad record never stops the others. What
+must be retried is reported the way the event source understands: a raised error
+for asynchronous invocations (S3, SNS, EventBridge; the platform retries, then
+the on-failure destination), ``batchItemFailures`` for SQS, and result codes for
+S3 Batch Operations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
+
+from extension_uploader.config import Settings
+from extension_uploader.credentials import CredentialStore
+from extension_uploader.deadline import Deadline
+from extension_uploader.ece import EceClient
+from extension_uploader.events import Delivery, Source, parse_event
+from extension_uploader.objects import ObjectStore
+from extension_uploader.outcome import Outcome, Status
+from extension_uploader.pipeline import ObjectResult, Runtime, process_object
+from extension_uploader.telemetry import logger, metrics, record_outcome
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+INTERNAL_ERROR = "internal.error"
+EVENT_MALFORMED = "event.malformed"
+
+# Explicit timeouts: in a VPC without endpoints, calls fail fast instead of
+# hanging until the function's hard timeout.
+AWS_CLIENT_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=30,
+    retries={"mode": "standard", "max_attempts": 4},
+)
+
+_runtime: Runtime | None = None
+
+
+class RetryableEventError(Exception):
+    """When some objects of the event must be tried again: the platform retries the event.
+
+    Objects already done are recognised on the retry (``upload.duplicate``).
+    """
+
+
+def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
+    """Clients for one warm container; ``client_options`` tune the ECE client (tests, tools)."""
+    credentials = CredentialStore(
+        settings.ece_secret_id,
+        SecretsProvider(boto3_client=boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG)),
+    )
+    if not settings.tls_verify:
+        logger.warning("ECE_TLS_VERIFY is false: the ECE certificate is not checked")
+    ece = EceClient(
+        settings.ece_api_url,
+        credentials,
+        timeout_seconds=settings.timeout_seconds,
+        tls_verify=settings.tls_verify,
+        ca_bundle=settings.ca_bundle,
+        upload_mode=settings.upload_mode,
+        **client_options,
+    )
+    return Runtime(settings, ObjectStore(boto3.client("s3", config=AWS_CLIENT_CONFIG)), ece)
+
+
+def _get_runtime() -> Runtime:
+    """One runtime per warm container (connections and the secret cache live in it).
+
+    Rebuilt only if the settings differ, which happens when tools run the
+    handler in-process with another environment.
+    """
+    global _runtime  # noqa: PLW0603 - a module-level cache is the Lambda idiom
+    settings = Settings.from_env()
+    if _runtime is None or _runtime.settings != settings:
+        _runtime = build_runtime(settings)
+    return _runtime
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deadline = Deadline(context.get_remaining_time_in_millis)
+    return handle_event(event, _get_runtime(), deadline)
+
+
+def handle_event(event: object, runtime: Runtime, deadline: Deadline) -> dict[str, Any]:
+    parsed = parse_event(event)
+    done = [
+        (delivery, _process_delivery(delivery, runtime, deadline)) for delivery in parsed.deliveries
+    ]
+    if parsed.source is Source.SQS:
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": delivery.message_id}
+                for delivery, results in done
+                if _must_retry(delivery, results) and delivery.message_id
+            ]
+        }
+    if parsed.source is Source.BATCH:
+        return {
+            **(parsed.batch_meta or {}),
+            "treatMissingKeysAs": "PermanentFailure",
+            "results": [_batch_result(delivery, results) for delivery, results in done],
+        }
+    retry = [delivery for delivery, results in done if _must_retry(delivery, results)]
+    if retry:
+        raise RetryableEventError(f"{len(retry)} part(s) of the event must be retried")
+    return {"results": [result.to_dict() for _, results in done for result in results]}
+
+
+def _process_delivery(
+    delivery: Delivery, runtime: Runtime, deadline: Deadline
+) -> list[ObjectResult]:
+    if delivery.problem:
+        logger.error(
+            "malformed event", extra={"reason": EVENT_MALFORMED, "problem": delivery.problem}
+        )
+        metrics.add_metric(name=Status.FAILED.metric_name, unit=MetricUnit.Count, value=1)
+    results = []
+    for ref in delivery.objects:
+        try:
+            results.append(process_object(ref, runtime, deadline))
+        except Exception:  # a bug must not cost the other records: log it, retry the event
+            logger.exception("unexpected error", extra={"bucket": ref.bucket, "key": ref.key})
+            outcome = Outcome.failed(INTERNAL_ERROR, transient=True)
+            record_outcome(
+                ref, outcome, extension_id=None, version_id=ref.version_id, milliseconds=0
+            )
+            results.append(ObjectResult(ref, outcome, None, ref.version_id))
+    return results
+
+
+def _must_retry(delivery: Delivery, results: list[ObjectResult]) -> bool:
+    return delivery.problem is not None or any(result.retry for result in results)
+
+
+def _batch_result(delivery: Delivery, results: list[ObjectResult]) -> dict[str, str]:
+    if delivery.problem:
+        code, text = "PermanentFailure", f"{EVENT_MALFORMED}: {delivery.problem}"
+    elif not results:
+        code, text = "Succeeded", "nothing to do"
+    else:
+        outcome = results[0].outcome
+        text = f"{outcome.status.value}: {outcome.reason}"
+        if outcome.transient:
+            code = "TemporaryFailure"
+        elif outcome.status in (Status.REJECTED, Status.FAILED):
+            code = "PermanentFailure"
+        else:
+            code = "Succeeded"
+    return {"taskId": delivery.message_id or "", "resultCode": code, "resultString": text}

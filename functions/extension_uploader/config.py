@@ -1,0 +1,136 @@
+"""Settings from the Lambda environment, validated once per cold start.
+
+Every name here is part of the public contract (README, ``template.yaml``). A bad
+value fails loudly at start with a message that names the variable, never later in
+the middle of an upload.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from extension_uploader.inspection import Limits
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+DEFAULT_EXTENSION_ID_TAG = "ece-extension-id"
+DEFAULT_MAX_ZIP_BYTES = 200 * MiB
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 4 * GiB
+DEFAULT_MAX_COMPRESSION_RATIO = 200
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """When a setting is missing or malformed: fix the function's environment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    ece_api_url: str
+    ece_secret_id: str
+    extension_id_tag: str = DEFAULT_EXTENSION_ID_TAG
+    max_zip_bytes: int = DEFAULT_MAX_ZIP_BYTES
+    limits: Limits = field(default_factory=Limits)
+    upload_mode: Literal["multipart", "raw"] = "multipart"
+    ca_bundle: str | None = None
+    tls_verify: bool = True
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    dry_run: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        api_url = _required(env, "ECE_API_URL").rstrip("/")
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("ECE_API_URL must be an http(s) URL such as https://ece:12443")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigError("ECE_API_URL must not carry a query, fragment or credentials")
+        policy = _choice(env, "DEFLATE64_POLICY", ("repack", "reject"), "repack")
+        return cls(
+            ece_api_url=api_url,
+            ece_secret_id=_required(env, "ECE_SECRET_ID"),
+            extension_id_tag=env.get("EXTENSION_ID_TAG") or DEFAULT_EXTENSION_ID_TAG,
+            max_zip_bytes=_positive_int(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES),
+            limits=Limits(
+                max_entries=_positive_int(env, "MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
+                max_uncompressed_bytes=_positive_int(
+                    env, "MAX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES
+                ),
+                max_compression_ratio=_positive_int(
+                    env, "MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO
+                ),
+                deflate64_policy="repack" if policy == "repack" else "reject",
+            ),
+            upload_mode=(
+                "raw"
+                if _choice(env, "UPLOAD_MODE", ("multipart", "raw"), "multipart") == "raw"
+                else "multipart"
+            ),
+            ca_bundle=env.get("ECE_CA_BUNDLE") or None,
+            tls_verify=_bool(env, "ECE_TLS_VERIFY", default=True),
+            timeout_seconds=_positive_float(env, "ECE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
+            dry_run=_bool(env, "DRY_RUN", default=False),
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "")
+    lowered = raw.strip().lower()
+    if not lowered:
+        return default
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

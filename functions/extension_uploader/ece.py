@@ -1,0 +1,343 @@
+"""ECE extension API client: pre-flight, streaming upload, retries, error mapping.
+
+What it does that Elastic's own clients do not: a pre-flight GET so a wrong id
+never costs an upload, a streamed body with a real Content-Length (memory does
+not grow with the file), retries with backoff and jitter that honour
+``Retry-After`` and never run past the Lambda's remaining time, one forced secret
+refresh on a 401 (key rotation), CA bundles for self-signed ECE, and a check that
+ECE stored as many bytes as were sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import quote
+
+import requests
+import urllib3
+from requests_toolbelt import MultipartEncoder
+
+from extension_uploader import reasons
+from extension_uploader.credentials import Credentials
+from extension_uploader.deadline import Deadline
+
+API_PREFIX = "/api/v1/deployments/extensions"
+CONNECT_TIMEOUT_SECONDS = 10.0
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 20.0
+MAX_RETRY_AFTER_SECONDS = 120.0
+# Below this, another attempt cannot finish anything useful.
+MIN_ATTEMPT_SECONDS = 2.0
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+PERMANENT_FAILURE_STATUSES = frozenset({401, 403, 404, 413})
+MULTIPART_FIELD = "file"
+UPLOAD_FILENAME = "extension.zip"
+ZIP_CONTENT_TYPE = "application/zip"
+
+# Real ids are server-generated strings such as "2536123203"; the spec gives no
+# pattern. Allow what an id can plausibly be, and nothing that changes a URL path.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def is_safe_extension_id(value: str) -> bool:
+    return bool(_SAFE_ID.fullmatch(value)) and ".." not in value
+
+
+class CredentialSource(Protocol):
+    def get(self, *, refresh: bool = False) -> Credentials: ...
+
+
+class EceError(Exception):
+    """When ECE refused or could not be reached.
+
+    ``reason`` is the contract's code; ``transient`` says whether the platform
+    should retry; ``refused_file`` marks ECE's verdict on the file itself (the
+    object is then ``rejected``, not ``failed``). ``server_message`` is ECE's own
+    text, for the log only.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        transient: bool = False,
+        refused_file: bool = False,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
+        self.reason = reason
+        self.status = status
+        self.transient = transient
+        self.refused_file = refused_file
+        self.server_message = server_message
+        self.retry_after = retry_after
+
+
+ExtensionType = Literal["plugin", "bundle"]
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: str
+    name: str
+    extension_type: ExtensionType | None  # None for a type this client does not know
+    version: str
+    file_size: int | None
+
+    @classmethod
+    def from_json(cls, document: object) -> Extension:
+        if not isinstance(document, dict):
+            raise EceError("ece.bad_reply", server_message="reply is not a JSON object")
+        try:
+            metadata = document.get("file_metadata") or {}
+            size = metadata.get("size")
+            kind = document["extension_type"]
+            return cls(
+                id=str(document["id"]),
+                name=str(document["name"]),
+                extension_type=kind if kind in ("plugin", "bundle") else None,
+                version=str(document["version"]),
+                file_size=size if isinstance(size, int) else None,
+            )
+        except (KeyError, AttributeError):
+            raise EceError("ece.bad_reply", server_message="reply is not an Extension") from None
+
+
+class EceClient:
+    """One per warm container: the session keeps connections alive between objects."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: CredentialSource,
+        *,
+        timeout_seconds: float = 60.0,
+        tls_verify: bool = True,
+        ca_bundle: str | None = None,
+        upload_mode: Literal["multipart", "raw"] = "multipart",
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._timeout = timeout_seconds
+        self._tls_verify = tls_verify
+        self._ca_bundle = ca_bundle
+        self._upload_mode = upload_mode
+        self._session = session or requests.Session()
+        self._session.trust_env = False  # a proxy from the environment must not see the key
+        if not tls_verify:  # warned once per cold start by the caller, not once per request
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._sleep = sleep
+        self._backoff_base = backoff_base_seconds
+
+    def get_extension(self, extension_id: str, deadline: Deadline) -> Extension:
+        """Pre-flight: does the extension exist, and what type and version is it?"""
+        reply = self._call("GET", extension_id, deadline, body=None)
+        return Extension.from_json(_json(reply))
+
+    def upload(self, extension_id: str, path: Path, deadline: Deadline) -> Extension:
+        """Stream ``path`` to ECE; the body is replayed from the file on each retry."""
+        size = path.stat().st_size
+        reply = self._call("PUT", extension_id, deadline, body=lambda: self._body(path))
+        extension = Extension.from_json(_json(reply))
+        if extension.file_size is not None and extension.file_size != size:
+            raise EceError(
+                reasons.ECE_SIZE_MISMATCH,
+                status=reply.status_code,
+                server_message=f"ECE stored {extension.file_size} bytes of {size} sent",
+            )
+        return extension
+
+    @contextmanager
+    def _body(self, path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
+        with path.open("rb") as stream:
+            if self._upload_mode == "raw":
+                yield stream, {"Content-Type": ZIP_CONTENT_TYPE}
+            else:
+                encoder = MultipartEncoder(
+                    fields={MULTIPART_FIELD: (UPLOAD_FILENAME, stream, ZIP_CONTENT_TYPE)}
+                )
+                yield encoder, {"Content-Type": encoder.content_type}
+
+    def _call(
+        self,
+        method: str,
+        extension_id: str,
+        deadline: Deadline,
+        body: Callable[[], Any] | None,
+    ) -> requests.Response:
+        if not is_safe_extension_id(extension_id):
+            raise EceError(reasons.TAG_INVALID_EXTENSION_ID, refused_file=True)
+        url = f"{self._base_url}{API_PREFIX}/{quote(extension_id, safe='')}"
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            credentials = self._credentials.get(refresh=refreshed)
+            try:
+                return self._send(method, url, credentials, deadline, body)
+            except EceError as error:
+                if error.status == 401 and not refreshed:
+                    refreshed = True  # the key may have been rotated: read it again, once
+                    continue
+                if not _retryable(error) or attempt >= MAX_ATTEMPTS:
+                    raise
+                delay = _backoff(attempt, error.retry_after, self._backoff_base)
+                if not deadline.allows(delay + MIN_ATTEMPT_SECONDS):
+                    raise EceError(
+                        reasons.LAMBDA_OUT_OF_TIME,
+                        status=error.status,
+                        transient=True,
+                        server_message=f"gave up after {attempt} attempts: {error.reason}",
+                    ) from error
+                self._sleep(delay)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        deadline: Deadline,
+        body: Callable[[], Any] | None,
+    ) -> requests.Response:
+        remaining = deadline.remaining()
+        if remaining < MIN_ATTEMPT_SECONDS:
+            raise EceError(reasons.LAMBDA_OUT_OF_TIME, transient=True)
+        timeout = (min(CONNECT_TIMEOUT_SECONDS, remaining), min(self._timeout, remaining))
+        headers = {"Authorization": credentials.authorization, "Accept": "application/json"}
+        with _network_errors():
+            if body is None:
+                reply = self._session.request(
+                    method, url, headers=headers, timeout=timeout, verify=self._verify(credentials)
+                )
+            else:
+                with body() as (data, content_headers):
+                    reply = self._session.request(
+                        method,
+                        url,
+                        headers=headers | content_headers,
+                        data=data,
+                        timeout=timeout,
+                        verify=self._verify(credentials),
+                    )
+        if reply.status_code in (200, 201):
+            return reply
+        raise error_from_reply(reply)
+
+    def _verify(self, credentials: Credentials) -> bool | str:
+        if not self._tls_verify:
+            return False
+        if credentials.ca_bundle_pem:
+            return _pem_file(credentials.ca_bundle_pem, self._ca_bundle)
+        return self._ca_bundle or True
+
+
+def error_from_reply(reply: requests.Response) -> EceError:
+    """Map an error reply: ``ece.<code>`` for a BasicFailedReply, else ``ece.http_<status>``."""
+    status = reply.status_code
+    code, message = _failed_reply(reply)
+    reason = reasons.ece_reason(code) if code else reasons.ece_http_reason(status)
+    return EceError(
+        reason,
+        status=status,
+        transient=status == 429 or status >= 500,
+        refused_file=status == 400 and reason == reasons.ECE_REQUEST_EXECUTION_FAILED,
+        server_message=message,
+        retry_after=_retry_after(reply.headers.get("Retry-After")),
+    )
+
+
+def _failed_reply(reply: requests.Response) -> tuple[str | None, str | None]:
+    if "json" not in reply.headers.get("Content-Type", ""):
+        return None, None
+    try:
+        errors = reply.json().get("errors")
+        first = errors[0]
+        return str(first["code"]), str(first.get("message", ""))[:500]
+    except (ValueError, AttributeError, LookupError, TypeError):
+        return None, None
+
+
+def _retryable(error: EceError) -> bool:
+    if error.status is None:
+        return error.reason in (reasons.ECE_TIMEOUT, reasons.ECE_UNREACHABLE)
+    return error.status in RETRY_STATUSES
+
+
+def _backoff(attempt: int, retry_after: float | None, base: float) -> float:
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+    # "full jitter": spreads the retries of many containers hitting one ECE
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, base * 2**attempt))  # noqa: S311
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from ``Retry-After``: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _json(reply: requests.Response) -> object:
+    try:
+        return reply.json()
+    except ValueError:
+        raise EceError("ece.bad_reply", status=reply.status_code, transient=True) from None
+
+
+@contextmanager
+def _network_errors() -> Iterator[None]:
+    try:
+        yield
+    except requests.exceptions.SSLError as exc:
+        raise EceError(reasons.ECE_TLS, server_message=_describe(exc)) from None
+    except requests.exceptions.Timeout as exc:
+        raise EceError(reasons.ECE_TIMEOUT, transient=True, server_message=_describe(exc)) from None
+    except requests.exceptions.RequestException as exc:
+        raise EceError(
+            reasons.ECE_UNREACHABLE, transient=True, server_message=_describe(exc)
+        ) from None
+
+
+def _describe(exc: Exception) -> str:
+    # requests' messages name the URL and the underlying error, never headers.
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+_pem_files: dict[str, str] = {}
+
+
+def _pem_file(pem: str, extra_bundle: str | None) -> str:
+    """requests wants a path: write the secret's CAs (plus ECE_CA_BUNDLE) once per container."""
+    extra = Path(extra_bundle).read_text() if extra_bundle else ""
+    content = pem.strip() + "\n" + extra
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    if digest not in _pem_files:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="ece-ca-", suffix=".pem", delete=False
+        ) as handle:
+            handle.write(content)
+        _pem_files[digest] = handle.name
+    return _pem_files[digest]

@@ -1,0 +1,227 @@
+"""Turn whatever the platform delivered into the object versions to process.
+
+Pure: no AWS calls. Understands direct S3 notifications, S3 notifications wrapped
+in SQS and/or SNS, EventBridge "Object Created" events (directly or through SQS),
+and S3 Batch Operations jobs. Key encoding differs by source and is undone here,
+exactly once:
+
+- S3 notifications URL-encode keys with ``+`` for spaces: ``unquote_plus``.
+- EventBridge sends the key as it is: decoding it again would turn ``+`` into a space.
+- Batch Operations URL-encode keys like notifications do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote_plus
+
+_MAX_NESTING = 3  # SNS -> SQS -> S3 is the deepest real wrapping
+
+
+class Source(StrEnum):
+    S3 = "s3"
+    SQS = "sqs"
+    SNS = "sns"
+    EVENTBRIDGE = "eventbridge"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object version named by an event."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A unit the platform retries on its own.
+
+    The whole event for direct S3, SNS and EventBridge invocations; one message for
+    SQS (partial batch failures); one task for Batch Operations. ``problem`` says
+    what in it could not be understood; the objects that could are still there.
+    """
+
+    objects: tuple[ObjectRef, ...] = ()
+    message_id: str | None = None
+    problem: str | None = None
+    ignored: int = 0  # records that need no work: removals, tagging events, test events
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    source: Source
+    deliveries: tuple[Delivery, ...]
+    batch_meta: dict[str, Any] | None = None  # Batch Operations: what the reply must echo
+
+
+def parse_event(event: object) -> ParsedEvent:
+    """Never raises: a shape it does not know becomes a delivery with a problem."""
+    if not isinstance(event, dict):
+        return ParsedEvent(Source.S3, (Delivery(problem="event is not a JSON object"),))
+    if "tasks" in event and "invocationSchemaVersion" in event:
+        return _parse_batch(event)
+    records = event.get("Records")
+    if isinstance(records, list) and records and all(_is_sqs(r) for r in records):
+        return ParsedEvent(Source.SQS, tuple(_parse_sqs_record(r) for r in records))
+    if isinstance(records, list) and records and all(_is_sns(r) for r in records):
+        return ParsedEvent(Source.SNS, (_parse_payload(event, 0),))
+    source = Source.EVENTBRIDGE if event.get("source") == "aws.s3" else Source.S3
+    return ParsedEvent(source, (_parse_payload(event, 0),))
+
+
+def _is_sqs(record: object) -> bool:
+    return isinstance(record, dict) and record.get("eventSource") == "aws:sqs"
+
+
+def _is_sns(record: object) -> bool:
+    return isinstance(record, dict) and record.get("EventSource") == "aws:sns"
+
+
+def _parse_sqs_record(record: dict[str, Any]) -> Delivery:
+    message_id = record.get("messageId")
+    message_id = message_id if isinstance(message_id, str) else None
+    delivery = _parse_json_text(record.get("body"), 1, "SQS message body")
+    return replace(delivery, message_id=message_id)
+
+
+def _parse_json_text(text: object, depth: int, what: str) -> Delivery:
+    if not isinstance(text, str):
+        return Delivery(problem=f"{what} is not a string")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return Delivery(problem=f"{what} is not JSON")
+    return _parse_payload(payload, depth)
+
+
+def _parse_payload(payload: object, depth: int) -> Delivery:
+    """An S3 notification, an SNS envelope or an EventBridge event, possibly nested."""
+    if depth > _MAX_NESTING:
+        return Delivery(problem="event is nested too deeply")
+    if not isinstance(payload, dict):
+        return Delivery(problem="event is not a JSON object")
+    if payload.get("Event") == "s3:TestEvent":
+        return Delivery(ignored=1)
+    if payload.get("Type") == "Notification" and "Message" in payload:
+        return _parse_json_text(payload["Message"], depth + 1, "SNS message")
+    if payload.get("source") == "aws.s3" and "detail" in payload:
+        return _parse_eventbridge(payload)
+    records = payload.get("Records")
+    if not isinstance(records, list) or not records:
+        return Delivery(
+            problem="event has no Records and is not an S3, SQS, SNS or EventBridge event"
+        )
+    objects: list[ObjectRef] = []
+    problems: list[str] = []
+    ignored = 0
+    for record in records:  # a malformed record must not hide the good ones beside it
+        if _is_sns(record):
+            sns = record.get("Sns")
+            message = sns.get("Message") if isinstance(sns, dict) else None
+            inner = _parse_json_text(message, depth + 1, "SNS message")
+            objects.extend(inner.objects)
+            problems.extend([inner.problem] if inner.problem else [])
+            ignored += inner.ignored
+            continue
+        parsed = _parse_s3_record(record)
+        if isinstance(parsed, str):
+            problems.append(parsed)
+        elif parsed is None:
+            ignored += 1
+        else:
+            objects.append(parsed)
+    return Delivery(tuple(objects), problem="; ".join(problems) or None, ignored=ignored)
+
+
+def _parse_s3_record(record: object) -> ObjectRef | str | None:
+    """An object for ObjectCreated records, None for records that need no work, else a problem."""
+    if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+        return "record is not an S3 notification record"
+    name = record.get("eventName")
+    if not isinstance(name, str):
+        return "S3 record has no eventName"
+    if not name.startswith("ObjectCreated:"):
+        return None
+    s3 = record.get("s3")
+    bucket = s3.get("bucket", {}).get("name") if isinstance(s3, dict) else None
+    obj = s3.get("object") if isinstance(s3, dict) else None
+    if not isinstance(bucket, str) or not isinstance(obj, dict):
+        return "S3 record has no bucket name or object"
+    raw_key = obj.get("key")
+    if not isinstance(raw_key, str) or not raw_key:
+        return "S3 record has no object key"
+    return _object(
+        bucket, unquote_plus(raw_key), obj.get("versionId"), obj.get("eTag"), obj.get("size")
+    )
+
+
+def _parse_eventbridge(event: dict[str, Any]) -> Delivery:
+    if event.get("detail-type") != "Object Created":
+        return Delivery(ignored=1)
+    detail = event.get("detail")
+    bucket = detail.get("bucket", {}).get("name") if isinstance(detail, dict) else None
+    obj = detail.get("object") if isinstance(detail, dict) else None
+    if not isinstance(bucket, str) or not isinstance(obj, dict):
+        return Delivery(problem="EventBridge event has no bucket name or object")
+    key = obj.get("key")
+    if not isinstance(key, str) or not key:
+        return Delivery(problem="EventBridge event has no object key")
+    etag = obj.get("etag", obj.get("eTag"))
+    ref = _object(bucket, key, obj.get("version-id"), etag, obj.get("size"))
+    return Delivery(() if ref is None else (ref,), ignored=0 if ref else 1)
+
+
+def _parse_batch(event: dict[str, Any]) -> ParsedEvent:
+    meta = {
+        "invocationSchemaVersion": event.get("invocationSchemaVersion"),
+        "invocationId": event.get("invocationId"),
+    }
+    tasks = event.get("tasks")
+    if not isinstance(tasks, list):
+        return ParsedEvent(Source.BATCH, (Delivery(problem="tasks is not a list"),), meta)
+    deliveries = []
+    for task in tasks:
+        task_id = task.get("taskId") if isinstance(task, dict) else None
+        if not isinstance(task, dict) or not isinstance(task_id, str):
+            deliveries.append(Delivery(problem="batch task has no taskId"))
+            continue
+        bucket = task.get("s3Bucket") or _bucket_from_arn(task.get("s3BucketArn"))
+        key = task.get("s3Key")
+        if not isinstance(bucket, str) or not isinstance(key, str) or not key:
+            deliveries.append(
+                Delivery(message_id=task_id, problem="batch task has no bucket or key")
+            )
+            continue
+        ref = _object(bucket, unquote_plus(key), task.get("s3VersionId"), None, None)
+        deliveries.append(
+            Delivery(() if ref is None else (ref,), task_id, ignored=int(ref is None))
+        )
+    return ParsedEvent(Source.BATCH, tuple(deliveries), meta)
+
+
+def _bucket_from_arn(arn: object) -> str | None:
+    prefix = "arn:aws:s3:::"
+    if isinstance(arn, str) and arn.startswith(prefix):
+        return arn[len(prefix) :]
+    return None
+
+
+def _object(bucket: str, key: str, version: object, etag: object, size: object) -> ObjectRef | None:
+    """None for folder placeholders (keys ending in ``/``): there is nothing to upload."""
+    if key.endswith("/"):
+        return None
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        version_id=version if isinstance(version, str) and version else None,
+        etag=etag.strip('"') if isinstance(etag, str) and etag else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+    )

@@ -1,0 +1,243 @@
+"""The story of one object: from an S3 event record to an outcome on the object.
+
+Read :func:`process_object` top to bottom: head the exact version, decide whether
+there is anything to do, read the target extension from the tags, ask ECE about
+it, download with bounded memory, inspect, repack if needed, upload, then tag
+the object and emit metrics and one log line. Expected results are values
+(:class:`Outcome`); adapters raise typed errors that carry their retry semantics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from extension_uploader import reasons
+from extension_uploader.config import Settings
+from extension_uploader.credentials import SecretError
+from extension_uploader.deadline import Deadline
+from extension_uploader.ece import EceClient, EceError, is_safe_extension_id
+from extension_uploader.events import ObjectRef
+from extension_uploader.inspection import (
+    ExtensionInfo,
+    RepackError,
+    inspect_archive,
+    repack_deflate64,
+)
+from extension_uploader.objects import ObjectInfo, ObjectStore, StorageError
+from extension_uploader.outcome import (
+    TAG_SHA256,
+    TAG_STATUS,
+    Outcome,
+    Status,
+    merge_tags,
+    outcome_tags,
+)
+from extension_uploader.telemetry import logger, record_outcome
+
+HASH_CHUNK_BYTES = 1024 * 1024
+# Work on an object starts only with this much time left: a download, an
+# inspection and an upload cannot finish in less.
+MIN_SECONDS_TO_START = 5.0
+
+
+@dataclass
+class Runtime:
+    """What the pipeline needs, built once per warm container."""
+
+    settings: Settings
+    objects: ObjectStore
+    ece: EceClient
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class _Facts:
+    """What was learnt along the way, for the tags and the log line."""
+
+    info: ObjectInfo | None = None
+    extension_id: str | None = None
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    ref: ObjectRef
+    outcome: Outcome
+    extension_id: str | None
+    version_id: str | None
+
+    @property
+    def retry(self) -> bool:
+        """True when the platform should deliver this object's event again."""
+        return self.outcome.transient
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.ref.bucket,
+            "key": self.ref.key,
+            "version_id": self.version_id,
+            "extension_id": self.extension_id,
+            "status": self.outcome.status.value,
+            "reason": self.outcome.reason,
+            "sha256": self.outcome.sha256,
+            "bytes": self.outcome.uploaded_bytes,
+        }
+
+
+def process_object(ref: ObjectRef, runtime: Runtime, deadline: Deadline) -> ObjectResult:
+    """Decide, act and record the outcome for one object version. Never raises for bad input."""
+    started = time.perf_counter()
+    facts = _Facts()
+    try:
+        outcome = _check_and_upload(ref, runtime, deadline, facts)
+    except StorageError as error:
+        outcome = _storage_outcome(error)
+    except SecretError as error:
+        outcome = Outcome.failed(error.reason, transient=error.transient, detail=str(error))
+    except EceError as error:
+        outcome = _ece_outcome(error)
+    if facts.info is not None and outcome.record_tags:
+        outcome = _write_outcome_tags(ref, facts.info, outcome, runtime)
+    result = ObjectResult(
+        ref, outcome, facts.extension_id, facts.info.version_id if facts.info else ref.version_id
+    )
+    record_outcome(
+        ref,
+        outcome,
+        extension_id=facts.extension_id,
+        version_id=result.version_id,
+        milliseconds=(time.perf_counter() - started) * 1000,
+        extra=facts.log,
+    )
+    return result
+
+
+def _check_and_upload(
+    ref: ObjectRef, runtime: Runtime, deadline: Deadline, facts: _Facts
+) -> Outcome:
+    settings = runtime.settings
+    if not deadline.allows(MIN_SECONDS_TO_START):
+        return Outcome.failed(reasons.LAMBDA_OUT_OF_TIME, transient=True)
+
+    info = facts.info = runtime.objects.head(ref)
+    if ref.etag and ref.version_id is None and info.etag != ref.etag:
+        return Outcome.skipped(reasons.OBJECT_CHANGED, detail="overwritten since the event")
+    if info.tags.get(TAG_STATUS) == Status.UPLOADED and info.tags.get(TAG_SHA256):
+        return Outcome.skipped(reasons.UPLOAD_DUPLICATE, record_tags=False)
+    if info.version_id and ref.version_id:
+        latest = runtime.objects.latest_version_id(ref)
+        if latest is None:
+            return Outcome.skipped(reasons.OBJECT_DELETED, detail="the key was deleted since")
+        if latest != info.version_id:
+            return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"newer version {latest}")
+    if info.size == 0:
+        return Outcome.rejected(reasons.OBJECT_EMPTY)
+    if info.size > settings.max_zip_bytes:
+        return Outcome.rejected(
+            reasons.OBJECT_TOO_LARGE, detail=f"{info.size} bytes > {settings.max_zip_bytes}"
+        )
+
+    extension_id = facts.extension_id = _extension_id(info, settings.extension_id_tag)
+    if extension_id is None:
+        return Outcome.rejected(reasons.TAG_MISSING_EXTENSION_ID)
+    if not is_safe_extension_id(extension_id):
+        facts.extension_id = None  # an unsafe value does not even go to the log as an id
+        return Outcome.rejected(reasons.TAG_INVALID_EXTENSION_ID)
+
+    extension = runtime.ece.get_extension(extension_id, deadline)
+    facts.log.update(extension_type=extension.extension_type, extension_version=extension.version)
+
+    with TemporaryDirectory(prefix="ece-upload-") as workdir:
+        archive = Path(workdir) / "object.zip"
+        with archive.open("wb") as out:
+            download = runtime.objects.download(ref, info, out)
+        report = inspect_archive(
+            archive,
+            settings.limits,
+            ExtensionInfo(extension.extension_type, extension.version),
+        )
+        facts.log.update(entries=report.entries, uncompressed_bytes=report.uncompressed_bytes)
+        if report.warnings:
+            facts.log["warnings"] = [problem.message for problem in report.warnings]
+        if not report.ok:
+            first = report.problems[0]
+            return Outcome.rejected(first.code, detail=f"{first.entry or '-'}: {first.message}")
+
+        sha256, size = download.sha256, download.size
+        if report.deflate64_entries:
+            repacked = Path(workdir) / "repacked.zip"
+            try:
+                repack_deflate64(archive, repacked)
+            except RepackError as error:  # only if the file changed under us since inspection
+                return Outcome.rejected(reasons.ZIP_CORRUPT, detail=f"repack failed: {error}")
+            archive, size, sha256 = repacked, repacked.stat().st_size, _sha256(repacked)
+            facts.log["repacked_deflate64_entries"] = report.deflate64_entries
+
+        if settings.dry_run:
+            return Outcome.skipped(reasons.UPLOAD_DRY_RUN, detail=f"would upload {sha256}")
+        runtime.ece.upload(extension_id, archive, deadline)
+        return Outcome.uploaded(sha256, size)
+
+
+def _extension_id(info: ObjectInfo, tag: str) -> str | None:
+    value = info.tags.get(tag, "").strip()
+    return value or None
+
+
+def _storage_outcome(error: StorageError) -> Outcome:
+    if error.reason in (reasons.OBJECT_DELETED, reasons.OBJECT_CHANGED):
+        return Outcome.skipped(error.reason, detail=str(error))
+    return Outcome.failed(error.reason, transient=error.transient, detail=str(error))
+
+
+def _ece_outcome(error: EceError) -> Outcome:
+    detail = error.server_message or str(error)
+    if error.refused_file:
+        return Outcome.rejected(error.reason, detail=detail)
+    return Outcome.failed(error.reason, transient=error.transient, detail=detail)
+
+
+def _write_outcome_tags(
+    ref: ObjectRef, info: ObjectInfo, outcome: Outcome, runtime: Runtime
+) -> Outcome:
+    """Merge the outcome into the tags as they are now (the user may have added some)."""
+    try:
+        current = runtime.objects.read_tags(ref, info)
+        merged = merge_tags(current, outcome_tags(outcome, runtime.now()))
+        if merged.dropped:
+            logger.warning(
+                "no room for every outcome tag: S3 allows 10 per object",
+                extra={"key": ref.key, "dropped_tags": list(merged.dropped)},
+            )
+        runtime.objects.write_tags(ref, info, merged.tags)
+    except StorageError as error:
+        logger.error(
+            "could not write the outcome tags",
+            extra={"key": ref.key, "reason": error.reason, "error": str(error)},
+        )
+        if error.transient and not outcome.transient:
+            # Without its tags the outcome is invisible: let the platform try again.
+            return Outcome(
+                outcome.status,
+                outcome.reason,
+                outcome.sha256,
+                outcome.uploaded_bytes,
+                transient=True,
+                detail=outcome.detail,
+            )
+    return outcome
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,77 @@
+"""Logger and metrics, created once; one log line and one set of metrics per object.
+
+Metric dimensions stay low in cardinality: the service, and the reason on a
+per-reason count. Keys and extension ids go to the log line, never to metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from extension_uploader.events import ObjectRef
+from extension_uploader.outcome import Outcome, Status
+
+SERVICE_NAME = "ece-extension-uploader"
+METRICS_NAMESPACE = "ECEExtensionUploader"
+METRIC_UPLOADED_BYTES = "UploadedBytes"
+METRIC_PROCESSING_TIME = "ProcessingTime"
+METRIC_BY_REASON_SUFFIX = "ByReason"
+
+# The contract's defaults, unless the environment names others.
+service = os.getenv("POWERTOOLS_SERVICE_NAME") or SERVICE_NAME
+namespace = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
+logger = Logger(service=service)
+metrics = Metrics(namespace=namespace, service=service)
+
+
+def record_outcome(
+    ref: ObjectRef,
+    outcome: Outcome,
+    *,
+    extension_id: str | None,
+    version_id: str | None,
+    milliseconds: float,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Emit the object's metrics and its one structured log line."""
+    metrics.add_metric(name=outcome.status.metric_name, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=METRIC_PROCESSING_TIME, unit=MetricUnit.Milliseconds, value=milliseconds
+    )
+    if outcome.status is Status.UPLOADED:
+        metrics.add_metric(
+            name=METRIC_UPLOADED_BYTES, unit=MetricUnit.Bytes, value=outcome.uploaded_bytes
+        )
+    else:
+        # The same count split by reason, in its own EMF blob so that the main set
+        # keeps a single low-cardinality dimension.
+        with single_metric(
+            name=outcome.status.metric_name + METRIC_BY_REASON_SUFFIX,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=namespace,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="service", value=service)
+            metric.add_dimension(name="reason", value=outcome.reason)
+    fields: dict[str, Any] = {
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": version_id,
+        "extension_id": extension_id,
+        "status": outcome.status.value,
+        "reason": outcome.reason,
+        "bytes": outcome.uploaded_bytes,
+        "milliseconds": round(milliseconds, 1),
+    }
+    if outcome.sha256:
+        fields["sha256"] = outcome.sha256
+    if outcome.detail:
+        fields["detail"] = outcome.detail
+    fields.update(extra or {})
+    level = "error" if outcome.status is Status.FAILED else "info"
+    getattr(logger, level)(f"{outcome.status.value}: {outcome.reason}", extra=fields)
