@@ -1,0 +1,178 @@
+"""Local stand-ins on loopback: moto server (S3, Secrets Manager, SQS, CloudWatch)
+and the ECE emulator, with a versioned bucket, a secret and sample extensions.
+
+The bucket sends its ``.zip`` ObjectCreated notifications to an SQS queue, so the
+events the function sees are the ones S3 (as moto emulates it) really wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from ece_uploader.emulator import EceEmulator
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+    from mypy_boto3_s3.client import S3Client
+
+REGION = "us-east-1"
+BUCKET = "ece-extensions"
+QUEUE = "ece-extensions-events"
+SECRET_ID = "ece-extension-uploader/api-key"  # noqa: S105 - a name, not a value
+LOOPBACK = "127.0.0.1"
+# Dummy credentials: moto accepts anything, and real ones must never leak here.
+AWS_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+SAMPLE_EXTENSIONS = (
+    {
+        "name": "synonyms",
+        "extension_type": "bundle",
+        "version": "*",
+        "description": "Synonym dictionaries",
+    },
+    {
+        "name": "analysis-demo",
+        "extension_type": "plugin",
+        "version": "8.15.0",
+        "description": "A sample analysis plugin",
+    },
+)
+
+
+@dataclass
+class Sandbox:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager)."""
+
+    tls: bool = False
+    moto: ThreadedMotoServer | None = None
+    emulator: EceEmulator | None = None
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aws_endpoint_url: str = ""
+    queue_url: str = ""
+
+    def start(self) -> Sandbox:
+        from moto.server import ThreadedMotoServer  # heavy: imported only when a sandbox starts
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
+        self.moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.aws_endpoint_url = f"http://{host}:{port}"
+        self.emulator = EceEmulator(api_keys={self.api_key}, tls=self.tls)
+        self.emulator.start()
+        self._create_aws_resources()
+        for spec in SAMPLE_EXTENSIONS:
+            extension = self.emulator.create_extension(**spec)
+            self.extensions[spec["name"]] = extension
+        return self
+
+    def stop(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.aws_endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy value
+        )
+
+    def s3(self) -> S3Client:
+        client: S3Client = self.client("s3")
+        return client
+
+    @property
+    def ece_api_url(self) -> str:
+        assert self.emulator is not None, "start() the sandbox first"
+        return str(self.emulator.url)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the function needs to run against the sandbox."""
+        env = {
+            **AWS_TEST_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "ECE_API_URL": self.ece_api_url,
+            "ECE_SECRET_ID": SECRET_ID,
+            "POWERTOOLS_SERVICE_NAME": "ece-extension-uploader",
+            "POWERTOOLS_METRICS_NAMESPACE": "ECEExtensionUploader",
+        }
+        if self.tls and self.emulator is not None:
+            env["ECE_CA_BUNDLE"] = str(self.emulator.ca_bundle_path)
+        return env
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "ece_api_url": self.ece_api_url,
+            "bucket": BUCKET,
+            "queue_url": self.queue_url,
+            "secret_id": SECRET_ID,
+            "extensions": self.extensions,
+            "env": self.env,
+        }
+
+    def receive_events(self, wait_seconds: int = 1) -> list[dict[str, Any]]:
+        """The S3 notifications the bucket sent since the last call, oldest first."""
+        sqs = self.client("sqs")
+        events: list[dict[str, Any]] = []
+        while True:
+            reply = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            )
+            messages = reply.get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _create_aws_resources(self) -> None:
+        s3 = self.s3()
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sqs = self.client("sqs")
+        self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".zip"}]}},
+                    }
+                ]
+            },
+        )
+        self.receive_events(wait_seconds=0)  # drop the s3:TestEvent S3 sends first
+        self.client("secretsmanager").create_secret(
+            Name=SECRET_ID, SecretString=json.dumps({"api_key": self.api_key})
+        )

@@ -1,0 +1,333 @@
+"""The ECE client against the emulator over real sockets: what real deployments throw at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ece_uploader.emulator import EceEmulator, Fault
+from ece_uploader.samples import bundle_zip
+from extension_uploader import reasons
+from extension_uploader.app import RetryableEventError
+from extension_uploader.credentials import parse_secret
+from extension_uploader.deadline import Deadline
+from extension_uploader.ece import EceClient, EceError
+from extension_uploader.outcome import TAG_REASON, TAG_STATUS
+from extension_uploader.pipeline import Runtime
+
+from .conftest import API_KEY, Put, run, s3_event
+
+TAG = "ece-extension-id"
+Tags = Callable[[Put], dict[str, str]]
+
+
+class StaticKey:
+    """Credentials without Secrets Manager, for client-only tests."""
+
+    def __init__(self, key: str = API_KEY, ca_bundle: str | None = None) -> None:
+        self.secret = json.dumps({"api_key": key} | ({"ca_bundle": ca_bundle} if ca_bundle else {}))
+        self.reads = 0
+
+    def get(self, *, refresh: bool = False) -> Any:
+        self.reads += 1
+        return parse_secret(self.secret)
+
+
+def outcome(tags: dict[str, str]) -> tuple[str | None, str | None]:
+    return tags.get(TAG_STATUS), tags.get(TAG_REASON)
+
+
+@pytest.fixture
+def zip_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(bundle_zip())
+    return path
+
+
+def test_preflight_and_upload_share_one_connection(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    client = EceClient(ece.url, StaticKey())
+    extension = client.get_extension(bundle, Deadline.after(60))
+    assert (extension.extension_type, extension.version) == ("bundle", "*")
+    client.upload(bundle, zip_file, Deadline.after(60))
+    clients = {request.client for request in ece.requests}
+    assert len(clients) == 1  # keep-alive: the session reused the connection
+
+
+def test_multipart_request_is_what_the_spec_describes(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    EceClient(ece.url, StaticKey()).upload(bundle, zip_file, Deadline.after(60))
+    [put] = ece.find_requests("PUT")
+    assert put.part_names == ("file",)
+    assert put.content_type is not None and put.content_type.startswith("multipart/form-data")
+    assert put.headers.get("content-length") and "transfer-encoding" not in put.headers
+    assert not put.expect_continue
+    [upload] = ece.uploads(bundle)
+    assert upload.mode == "multipart" and upload.size == zip_file.stat().st_size
+    assert ece.spec_violations == []
+
+
+def test_raw_mode_sends_an_application_zip_body(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    obj = put("raw.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), make_runtime({"UPLOAD_MODE": "raw"}))
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    [upload] = ece.uploads(bundle)
+    assert upload.mode == "raw" and upload.content_type == "application/zip"
+    assert ece.stored_bytes(bundle) == bundle_zip()
+    [request] = ece.find_requests("PUT")
+    assert request.headers.get("content-length") == str(len(bundle_zip()))
+
+
+def test_key_rotation_costs_one_401_and_no_outage(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    secrets_client: Any,
+    secret_id: str,
+    tags_of: Tags,
+) -> None:
+    first = put("rot/1.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(first), runtime)  # the old key is now cached in the warm container
+    secrets_client.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({"api_key": "new-key"})
+    )
+    ece.set_api_keys({"new-key"})
+    second = put("rot/2.zip", bundle_zip(), {TAG: bundle})
+
+    run(s3_event(second), runtime)
+
+    assert outcome(tags_of(second)) == ("uploaded", "ok")
+    statuses = [request.status for request in ece.requests if request.extension_id == bundle]
+    assert statuses.count(401) == 1
+
+
+def test_retry_after_is_honoured(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    waits: list[float] = []
+    ece.script(Fault(status=503, retry_after=3), method="PUT", times=1)
+    ece.script(Fault(status=429, retry_after=1), method="PUT", times=1)
+    obj = put("retry.zip", bundle_zip(), {TAG: bundle})
+
+    run(s3_event(obj), make_runtime(sleep=waits.append))
+
+    assert waits == [3.0, 1.0]
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    assert len(ece.find_requests("PUT")) == 3 and len(ece.uploads(bundle)) == 1
+
+
+def test_backoff_without_retry_after_is_bounded_jitter(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    waits: list[float] = []
+    ece.script(Fault(status=502, html="<html>bad gateway</html>"), method="PUT", times=3)
+    client = EceClient(ece.url, StaticKey(), sleep=waits.append)
+    client.upload(bundle, zip_file, Deadline.after(600))
+    assert len(waits) == 3
+    assert all(0 <= wait <= 2 ** (n + 1) for n, wait in enumerate(waits, start=1))
+
+
+def test_connection_reset_mid_body_is_retried_from_the_file(
+    ece: EceEmulator, bundle: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bundle.zip"
+    data = bundle_zip()
+    path.write_bytes(data)
+    ece.script(Fault(reset_after_bytes=100), method="PUT", times=1)
+    EceClient(ece.url, StaticKey(), backoff_base_seconds=0.01).upload(
+        bundle, path, Deadline.after(60)
+    )
+    assert len(ece.find_requests("PUT")) == 2
+    assert ece.stored_bytes(bundle) == data
+
+
+def test_never_answering_ece_times_out_within_the_deadline(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    ece.script(Fault(hang=True), method="PUT", times=None)
+    client = EceClient(ece.url, StaticKey(), timeout_seconds=0.3, backoff_base_seconds=0.01)
+    with pytest.raises(EceError) as caught:
+        client.upload(bundle, zip_file, Deadline.after(60))
+    assert caught.value.reason == reasons.ECE_TIMEOUT and caught.value.transient
+    assert len(ece.find_requests("PUT")) == 5
+
+
+def test_out_of_time_stops_retrying_and_leaves_time_for_the_tags(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    ece.script(Fault(status=503, retry_after=60), method="PUT", times=None)
+    obj = put("late.zip", bundle_zip(), {TAG: bundle})
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), runtime, seconds=20)  # 10 s reserve: 10 s of work, a 60 s wait
+    assert outcome(tags_of(obj)) == ("failed", "lambda.out_of_time")
+    assert len(ece.find_requests("PUT")) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (Fault(status=403, html="<html>Forbidden by WAF</html>"), "ece.http_403"),
+        (Fault(status=413, html="<html>Request Entity Too Large</html>"), "ece.http_413"),
+        (Fault(status=403, code="root.unauthorized.rbac"), "ece.root.unauthorized.rbac"),
+        (Fault(status=404, code="extensions.not_found"), "ece.extensions.not_found"),
+    ],
+)
+def test_permanent_refusals_are_tagged_not_raised_nor_retried(
+    fault: Fault,
+    reason: str,
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    ece.script(fault, method="PUT", times=None)
+    obj = put("perm.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), runtime)  # does not raise
+    assert outcome(tags_of(obj)) == ("failed", reason)
+    assert len(ece.find_requests("PUT")) == 1
+
+
+def test_401_after_a_refresh_is_permanent(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    ece.set_api_keys({"someone-else"})
+    obj = put("unauth.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    assert outcome(tags_of(obj)) == ("failed", "ece.root.unauthenticated")
+    assert [r.status for r in ece.requests] == [401, 401]
+
+
+def test_error_message_goes_to_the_log_not_the_tags(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    ece.script(
+        Fault(status=400, code="extensions.request_execution_failed", message="Bad CEN"),
+        method="PUT",
+    )
+    obj = put("refused.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    tags = tags_of(obj)
+    assert outcome(tags) == ("rejected", "ece.extensions.request_execution_failed")
+    assert "Bad CEN" not in json.dumps(tags)
+    [line] = [line for line in function_logs() if line.get("key") == "refused.zip"]
+    assert line["detail"] == "Bad CEN"
+
+
+@pytest.fixture
+def tls_ece() -> Iterator[EceEmulator]:
+    emulator = EceEmulator(api_keys={API_KEY}, tls=True)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ("failed", "ece.tls")),
+        ({"ECE_CA_BUNDLE": "<ca>"}, ("uploaded", "ok")),
+        ({"ECE_TLS_VERIFY": "false"}, ("uploaded", "ok")),
+    ],
+)
+def test_self_signed_ece_needs_a_ca_bundle_or_verify_off(
+    env: dict[str, str],
+    expected: tuple[str, str],
+    tls_ece: EceEmulator,
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    tags_of: Tags,
+) -> None:
+    extension = str(
+        tls_ece.create_extension(name="tls", extension_type="bundle", version="*")["id"]
+    )
+    env = {
+        key: str(tls_ece.ca_bundle_path) if value == "<ca>" else value for key, value in env.items()
+    }
+    obj = put("tls.zip", bundle_zip(), {TAG: extension})
+    run(s3_event(obj), make_runtime({"ECE_API_URL": tls_ece.url, **env}))
+    assert outcome(tags_of(obj)) == expected
+    assert tls_ece.url.startswith("https://")
+
+
+def test_ca_bundle_from_the_secret(
+    tls_ece: EceEmulator,
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    secrets_client: Any,
+    secret_id: str,
+    tags_of: Tags,
+) -> None:
+    secrets_client.put_secret_value(
+        SecretId=secret_id,
+        SecretString=json.dumps({"api_key": API_KEY, "ca_bundle": tls_ece.ca_pem}),
+    )
+    extension = str(
+        tls_ece.create_extension(name="tls", extension_type="bundle", version="*")["id"]
+    )
+    obj = put("tls-secret.zip", bundle_zip(), {TAG: extension})
+    run(s3_event(obj), make_runtime({"ECE_API_URL": tls_ece.url}))
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+def test_verify_off_warns_at_every_cold_start(
+    make_runtime: Callable[..., Runtime], function_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    make_runtime({"ECE_TLS_VERIFY": "false"})
+    make_runtime({"ECE_TLS_VERIFY": "false"})
+    warnings = [line for line in function_logs() if line["level"] == "WARNING"]
+    assert len(warnings) == 2 and "ECE_TLS_VERIFY" in warnings[0]["message"]
+
+
+def test_basic_auth_secret(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    secrets_client: Any,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    ece.set_basic_users({"admin": "s3cret pw"})
+    name = f"ece/basic-{bundle}"
+    secrets_client.create_secret(
+        Name=name, SecretString=json.dumps({"username": "admin", "password": "s3cret pw"})
+    )
+    obj = put("basic.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), make_runtime({"ECE_SECRET_ID": name}))
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    assert {request.auth_scheme for request in ece.requests} == {"Basic"}
+
+
+@pytest.mark.parametrize("bad_id", ["../users", "a/b", "x?y", "%2e%2e", "..", "a b"])
+def test_client_refuses_ids_that_would_change_the_path(
+    bad_id: str, ece: EceEmulator, zip_file: Path
+) -> None:
+    client = EceClient(ece.url, StaticKey())
+    with pytest.raises(EceError) as caught:
+        client.upload(bad_id, zip_file, Deadline.after(60))
+    assert caught.value.reason == reasons.TAG_INVALID_EXTENSION_ID
+    assert ece.requests == []
