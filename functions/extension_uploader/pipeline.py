@@ -127,6 +127,7 @@ def _check_and_upload(
         return Outcome.failed(reasons.LAMBDA_OUT_OF_TIME, transient=True)
 
     info = facts.info = runtime.objects.head(ref)
+    facts.log["object_bytes"] = info.size
     if ref.etag and ref.version_id is None and info.etag != ref.etag:
         return Outcome.skipped(reasons.OBJECT_CHANGED, detail="overwritten since the event")
     if info.tags.get(TAG_STATUS) == Status.UPLOADED and info.tags.get(TAG_SHA256):

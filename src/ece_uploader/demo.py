@@ -108,9 +108,9 @@ def _outcome_row(sandbox: Sandbox, sample: DemoSample) -> dict[str, str]:
 def _print_table(rows: list[dict[str, str]]) -> None:
     columns = ("key", "extension", "status", "reason")
     widths = {column: max(len(column), *(len(row[column]) for row in rows)) for column in columns}
-    print("  ".join(column.upper().ljust(widths[column]) for column in columns))
+    print("  ".join(column.upper().ljust(widths[column]) for column in columns).rstrip())
     for row in rows:
-        print("  ".join(row[column].ljust(widths[column]) for column in columns))
+        print("  ".join(row[column].ljust(widths[column]) for column in columns).rstrip())
 
 
 def _check(sandbox: Sandbox, samples: list[DemoSample], rows: list[dict[str, str]]) -> list[str]:
