@@ -331,3 +331,24 @@ def test_client_refuses_ids_that_would_change_the_path(
         client.upload(bad_id, zip_file, Deadline.after(60))
     assert caught.value.reason == reasons.TAG_INVALID_EXTENSION_ID
     assert ece.requests == []
+
+
+def test_ece_storing_fewer_bytes_than_sent_is_a_failure(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    ece.script(Fault(keep_bytes=100), method="PUT")
+    obj = put("cut.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    assert outcome(tags_of(obj)) == ("failed", "ece.size_mismatch")
+    assert ece.uploads(bundle)[0].size == 100
+
+
+def test_ece_500_is_transient_and_left_to_the_platform(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    ece.script(Fault(status=500), method="PUT")
+    obj = put("boom.zip", bundle_zip(), {TAG: bundle})
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), runtime)
+    assert outcome(tags_of(obj)) == ("failed", "ece.root.internal_server_error")
+    assert len(ece.find_requests("PUT")) == 1  # not retried in-process: the platform retries

@@ -1021,3 +1021,19 @@ def test_standalone_process_serves_until_sigterm(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=CLIENT_TIMEOUT)
     assert process.returncode == 0, stderr
     assert secret not in stderr
+
+
+def test_truncate_fault_stores_and_reports_only_the_first_bytes(
+    emu: EceEmulator, client: requests.Session, extension: dict[str, Any]
+) -> None:
+    data = make_zip(b"x" * 5000)
+    emu.script(Fault(keep_bytes=64), method="PUT")
+
+    reply = upload_multipart(client, emu, extension["id"], data)
+
+    assert reply.status_code == 200
+    assert reply.json()["file_metadata"]["size"] == 64
+    assert emu.stored_bytes(extension["id"]) == data[:64]
+    [upload] = emu.uploads(extension["id"])
+    assert (upload.size, upload.sha256) == (64, hashlib.sha256(data[:64]).hexdigest())
+    assert emu.find_requests("PUT")[0].fault == "truncate"

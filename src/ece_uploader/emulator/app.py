@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -29,6 +29,7 @@ from .body import (
     SpooledFile,
     receive_multipart,
     receive_raw,
+    truncate,
 )
 from .faults import Fault
 from .models import DOWNLOAD_PREFIX, RequestRecord, UploadMode, utc_now
@@ -153,6 +154,7 @@ class EmulatorApp:
             return True
         status = fault.answer_status
         if status is None:
+            ex.keep_bytes = fault.keep_bytes
             return False
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         if fault.html is not None:
@@ -263,6 +265,8 @@ class EmulatorApp:
             received.file.discard()
             self._refuse_file(ex, record, None)
             return
+        if ex.keep_bytes is not None:
+            received = replace(received, file=truncate(received.file, ex.keep_bytes))
         extension = self.state.commit_upload(
             extension_id,
             received.file,

@@ -152,6 +152,18 @@ class SpooledFile:
         self.path.unlink(missing_ok=True)
 
 
+def truncate(file: SpooledFile, keep_bytes: int) -> SpooledFile:
+    """The first ``keep_bytes`` of ``file``, rehashed (for the "truncate" fault)."""
+    digest = hashlib.sha256()
+    with file.path.open("r+b") as handle:
+        handle.truncate(min(keep_bytes, file.size))
+        handle.seek(0)
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+        size = handle.tell()
+    return SpooledFile(file.path, size, digest.hexdigest(), file.head[:keep_bytes])
+
+
 class Spool:
     """A file being written in ``directory``, hashed and counted on the way."""
 

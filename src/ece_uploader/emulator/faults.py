@@ -16,7 +16,10 @@ Effects, applied in this order:
   in front of ECE would;
 - ``status``: answer a ``BasicFailedReply`` with ``code`` and ``message`` (codes
   default from the status) and ``x-cloud-error-codes``;
-- ``retry_after``: add a ``Retry-After`` header to the answer.
+- ``retry_after``: add a ``Retry-After`` header to the answer;
+- ``keep_bytes``: serve an upload normally but store (and report in
+  ``file_metadata.size``) only its first bytes, as a proxy that cut the body
+  short would leave it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any, Literal
 
 from . import replies
 
-FaultKind = Literal["reset", "hang", "html", "error", "delay"]
+FaultKind = Literal["reset", "hang", "html", "error", "delay", "truncate"]
 
 DEFAULT_HTML_STATUS = 502
 _DEFAULT_CODES = {
@@ -54,6 +57,7 @@ class Fault:
     delay: float = 0.0
     reset_after_bytes: int | None = None
     hang: bool = False
+    keep_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.status is not None and not 100 <= self.status <= 599:
@@ -62,11 +66,21 @@ class Fault:
             raise ValueError("delay must be a non-negative number of seconds")
         if self.reset_after_bytes is not None and self.reset_after_bytes < 0:
             raise ValueError("reset_after_bytes must not be negative")
+        if self.keep_bytes is not None and self.keep_bytes < 0:
+            raise ValueError("keep_bytes must not be negative")
         answers = self.status is not None or self.html is not None
         if not answers and (self.code or self.message or self.retry_after is not None):
             raise ValueError("code, message and retry_after need a status or html")
-        if not (answers or self.delay or self.hang or self.reset_after_bytes is not None):
-            raise ValueError("a fault needs an effect: status, html, delay, reset or hang")
+        effects = (
+            self.delay,
+            self.hang,
+            self.reset_after_bytes is not None,
+            self.keep_bytes is not None,
+        )
+        if not (answers or any(effects)):
+            raise ValueError(
+                "a fault needs an effect: status, html, delay, reset, hang or keep_bytes"
+            )
 
     @property
     def kind(self) -> FaultKind:
@@ -78,6 +92,8 @@ class Fault:
             return "html"
         if self.status is not None:
             return "error"
+        if self.keep_bytes is not None:
+            return "truncate"
         return "delay"
 
     @property
@@ -116,6 +132,7 @@ class Fault:
             "delay": (int, float),
             "reset_after_bytes": (int,),
             "hang": (bool,),
+            "keep_bytes": (int,),
         }
         for name, value in data.items():
             if value is None and name not in {"delay", "hang"}:

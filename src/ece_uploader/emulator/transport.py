@@ -57,6 +57,7 @@ class Exchange:
         )
         self.answered = False
         self.abandoned = False
+        self.keep_bytes: int | None = None  # a "truncate" fault: store only this much
         self.body = RequestBody(
             cast(BinaryIO, handler.rfile),
             content_length=_content_length(handler.headers.get("Content-Length")),
