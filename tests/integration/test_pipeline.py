@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -417,3 +420,96 @@ def test_secret_never_appears_in_logs_tags_or_results(
     texts = [json.dumps(lines), out, err, json.dumps(result)]
     texts += [json.dumps(tags_of(obj)) for obj in objects]
     assert all(API_KEY not in text for text in texts)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zips"
+
+
+def test_deflate64_archive_is_repacked_as_deflate_before_upload(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    data = (FIXTURES / "deflate64-bundle.zip").read_bytes()
+    obj = put("d64/bundle.zip", data, {TAG: bundle})
+
+    run(s3_event(obj), runtime)
+
+    tags = tags_of(obj)
+    assert outcome(tags) == ("uploaded", "ok")
+    stored = ece.stored_bytes(bundle)
+    assert tags[TAG_SHA256] == hashlib.sha256(stored).hexdigest() != obj.sha256
+    with zipfile.ZipFile(io.BytesIO(data)) as original, zipfile.ZipFile(io.BytesIO(stored)) as sent:
+        assert 9 in {info.compress_type for info in original.infolist()}
+        assert {info.compress_type for info in sent.infolist()} <= {0, 8}
+        before = [(i.filename, i.CRC, i.file_size, i.date_time) for i in original.infolist()]
+        after = [(i.filename, i.CRC, i.file_size, i.date_time) for i in sent.infolist()]
+        assert after == before
+        assert sent.testzip() is None  # every CRC checks out with plain zipfile
+
+
+def test_deflate64_reject_policy(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    obj = put("d64/reject.zip", (FIXTURES / "deflate64-bundle.zip").read_bytes(), {TAG: bundle})
+    run(s3_event(obj), make_runtime({"DEFLATE64_POLICY": "reject"}))
+    assert outcome(tags_of(obj)) == ("rejected", "zip.unsupported_method")
+    assert ece.uploads(bundle) == []
+
+
+def test_eventbridge_object_created_event(
+    put: Callable[..., Put], runtime: Runtime, bundle: str, tags_of: Tags
+) -> None:
+    obj = put("eb/a+b c.zip", bundle_zip(), {TAG: bundle})
+    event = {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {
+            "bucket": {"name": obj.bucket},
+            "object": {
+                "key": obj.key,
+                "size": obj.size,
+                "etag": obj.etag,
+                "version-id": obj.version_id,
+            },
+            "reason": "PutObject",
+        },
+    }
+    result = run(event, runtime)
+    assert result["results"][0]["key"] == "eb/a+b c.zip"  # not decoded a second time
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+def test_batch_operations_job_gets_a_result_per_task(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    good = put("batch-ops/good.zip", bundle_zip(), {TAG: bundle})
+    bad = put("batch-ops/bad.zip", traversal_zip(), {TAG: bundle})
+    busy_ext = str(ece.create_extension(name="busy", extension_type="bundle", version="*")["id"])
+    busy = put("batch-ops/busy.zip", bundle_zip(), {TAG: busy_ext})
+    ece.script(Fault(status=503, retry_after=0), method="PUT", extension_id=busy_ext, times=None)
+    event = {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": "inv-1",
+        "job": {"id": "job-1"},
+        "tasks": [
+            {
+                "taskId": f"t{n}",
+                "s3Bucket": obj.bucket,
+                "s3Key": quote(obj.key),
+                "s3VersionId": obj.version_id,
+            }
+            for n, obj in enumerate((good, bad, busy))
+        ],
+    }
+    result = run(event, runtime)
+    assert result["invocationSchemaVersion"] == "2.0" and result["invocationId"] == "inv-1"
+    assert result["treatMissingKeysAs"] == "PermanentFailure"
+    assert [(r["taskId"], r["resultCode"], r["resultString"]) for r in result["results"]] == [
+        ("t0", "Succeeded", "uploaded: ok"),
+        ("t1", "PermanentFailure", "rejected: zip.unsafe_path"),
+        ("t2", "TemporaryFailure", "failed: ece.root.internal_server_error"),
+    ]
