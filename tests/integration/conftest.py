@@ -24,6 +24,7 @@ from ece_uploader.emulator import EceEmulator
 from extension_uploader.app import build_runtime, handle_event
 from extension_uploader.config import Settings
 from extension_uploader.deadline import Deadline
+from extension_uploader.outcome import TAG_REASON, TAG_STATUS
 from extension_uploader.pipeline import Runtime
 
 API_KEY = "it-" + secrets.token_hex(16)
@@ -34,6 +35,7 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+TAG = "ece-extension-id"
 # Retries in tests wait milliseconds, not seconds; the logic is the same.
 FAST_RETRIES = {"backoff_base_seconds": 0.01}
 
@@ -173,8 +175,16 @@ def run(event: object, runtime: Runtime, seconds: float = 120.0) -> dict[str, An
     return handle_event(event, runtime, Deadline.after(seconds))
 
 
+Tags = Callable[[Put], dict[str, str]]
+
+
+def outcome(tags: dict[str, str]) -> tuple[str | None, str | None]:
+    """(status, reason) from an object's tags."""
+    return tags.get(TAG_STATUS), tags.get(TAG_REASON)
+
+
 @pytest.fixture
-def tags_of(s3: Any) -> Callable[[Put], dict[str, str]]:
+def tags_of(s3: Any) -> Tags:
     def read(obj: Put) -> dict[str, str]:
         address: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:

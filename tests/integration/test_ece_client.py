@@ -16,13 +16,9 @@ from extension_uploader.app import RetryableEventError
 from extension_uploader.credentials import parse_secret
 from extension_uploader.deadline import Deadline
 from extension_uploader.ece import EceClient, EceError
-from extension_uploader.outcome import TAG_REASON, TAG_STATUS
 from extension_uploader.pipeline import Runtime
 
-from .conftest import API_KEY, Put, run, s3_event
-
-TAG = "ece-extension-id"
-Tags = Callable[[Put], dict[str, str]]
+from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event
 
 
 class StaticKey:
@@ -35,10 +31,6 @@ class StaticKey:
     def get(self, *, refresh: bool = False) -> Any:
         self.reads += 1
         return parse_secret(self.secret)
-
-
-def outcome(tags: dict[str, str]) -> tuple[str | None, str | None]:
-    return tags.get(TAG_STATUS), tags.get(TAG_REASON)
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from ece_uploader.local import invoke
 from ece_uploader.samples import bundle_zip, traversal_zip
 from extension_uploader.telemetry import metrics
 
-from .conftest import Put, s3_event
+from .conftest import TAG, Put, s3_event
 
 ROOT = Path(__file__).resolve().parents[2]
-TAG = "ece-extension-id"
 
 
 def emf_blobs(text: str) -> list[dict[str, Any]]:

@@ -16,17 +16,10 @@ import pytest
 from ece_uploader.emulator import EceEmulator, Fault
 from ece_uploader.samples import bundle_zip, corrupt_zip, plugin_zip, traversal_zip
 from extension_uploader.app import RetryableEventError
-from extension_uploader.outcome import TAG_AT, TAG_REASON, TAG_SHA256, TAG_STATUS
+from extension_uploader.outcome import TAG_AT, TAG_SHA256
 from extension_uploader.pipeline import Runtime
 
-from .conftest import Put, run, s3_event
-
-TAG = "ece-extension-id"
-Tags = Callable[[Put], dict[str, str]]
-
-
-def outcome(tags: dict[str, str]) -> tuple[str | None, str | None]:
-    return tags.get(TAG_STATUS), tags.get(TAG_REASON)
+from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event
 
 
 def test_good_bundle_is_uploaded_byte_for_byte(
@@ -398,7 +391,6 @@ def test_secret_never_appears_in_logs_tags_or_results(
     function_logs: Callable[[], list[dict[str, Any]]],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from .conftest import API_KEY
 
     objects = [
         put("s/good.zip", bundle_zip(), {TAG: bundle}),
