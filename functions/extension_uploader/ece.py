@@ -100,7 +100,7 @@ class Extension:
     @classmethod
     def from_json(cls, document: object) -> Extension:
         if not isinstance(document, dict):
-            raise EceError("ece.bad_reply", server_message="reply is not a JSON object")
+            raise EceError(reasons.ECE_BAD_REPLY, server_message="reply is not a JSON object")
         try:
             metadata = document.get("file_metadata") or {}
             size = metadata.get("size")
@@ -113,7 +113,9 @@ class Extension:
                 file_size=size if isinstance(size, int) else None,
             )
         except (KeyError, AttributeError):
-            raise EceError("ece.bad_reply", server_message="reply is not an Extension") from None
+            raise EceError(
+                reasons.ECE_BAD_REPLY, server_message="reply is not an Extension"
+            ) from None
 
 
 class EceClient:
@@ -304,7 +306,7 @@ def _json(reply: requests.Response) -> object:
     try:
         return reply.json()
     except ValueError:
-        raise EceError("ece.bad_reply", status=reply.status_code, transient=True) from None
+        raise EceError(reasons.ECE_BAD_REPLY, status=reply.status_code, transient=True) from None
 
 
 @contextmanager

@@ -32,7 +32,6 @@ from extension_uploader.inspection import (
 )
 from extension_uploader.objects import ObjectInfo, ObjectStore, StorageError
 from extension_uploader.outcome import (
-    TAG_SHA256,
     TAG_STATUS,
     Outcome,
     Status,
@@ -130,7 +129,9 @@ def _check_and_upload(
     facts.log["object_bytes"] = info.size
     if ref.etag and ref.version_id is None and info.etag != ref.etag:
         return Outcome.skipped(reasons.OBJECT_CHANGED, detail="overwritten since the event")
-    if info.tags.get(TAG_STATUS) == Status.UPLOADED and info.tags.get(TAG_SHA256):
+    if info.tags.get(TAG_STATUS) == Status.UPLOADED:
+        # Tags belong to one version (an overwrite starts with none), so this
+        # version reached ECE already: a duplicate or late event.
         return Outcome.skipped(reasons.UPLOAD_DUPLICATE, record_tags=False)
     if info.version_id and ref.version_id:
         latest = runtime.objects.latest_version_id(ref)

@@ -49,6 +49,7 @@ ECE_TIMEOUT = "ece.timeout"
 ECE_UNREACHABLE = "ece.unreachable"
 ECE_TLS = "ece.tls"
 ECE_SIZE_MISMATCH = "ece.size_mismatch"
+ECE_BAD_REPLY = "ece.bad_reply"
 
 # platform
 SECRET_UNAVAILABLE = "secret.unavailable"

@@ -303,6 +303,8 @@ def test_user_tags_that_leave_little_room_are_all_kept(
     assert len(tags) == 10
     assert {key: tags[key] for key in user} == user and tags[TAG] == bundle
     assert outcome(tags) == ("uploaded", None)  # status first; no room for the reason
+    again = run(s3_event(obj), runtime)  # a duplicate event is still recognised
+    assert again["results"][0]["reason"] == "upload.duplicate"
 
 
 def test_duplicate_event_leaves_tags_and_uploads_once(
