@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import json
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+from measure import peak_rss_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -188,20 +189,6 @@ CASES: dict[str, Callable[[Path], str]] = {
 
 
 # -- measuring -----------------------------------------------------------------------
-
-
-def peak_rss_kb() -> int:
-    """Peak RSS of this process in KiB.
-
-    Linux's ``ru_maxrss`` survives ``exec``: a child forked from a big parent starts
-    with the parent's peak. ``VmHWM`` in /proc belongs to the new program alone.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def child(path: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import zipfile
 from pathlib import Path
 
 import requests
+
+from measure import peak_rss_kb
 
 API_KEY = "bench-key"
 MiB = 1024 * 1024
@@ -77,7 +78,7 @@ def child(mode: str, url: str, extension_id: str, path: str) -> None:
             )
         reply.raise_for_status()
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_kb() / 1024
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
 
 
