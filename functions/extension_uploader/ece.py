@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import quote
 
 import requests
@@ -155,7 +155,7 @@ class EceClient:
     def upload(self, extension_id: str, path: Path, deadline: Deadline) -> Extension:
         """Stream ``path`` to ECE; the body is replayed from the file on each retry."""
         size = path.stat().st_size
-        reply = self._call("PUT", extension_id, deadline, body=lambda: self._body(path))
+        reply = self._call("PUT", extension_id, deadline, body=lambda: self._body(path, deadline))
         extension = Extension.from_json(_json(reply))
         if extension.file_size is not None and extension.file_size != size:
             raise EceError(
@@ -166,8 +166,9 @@ class EceClient:
         return extension
 
     @contextmanager
-    def _body(self, path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
-        with path.open("rb") as stream:
+    def _body(self, path: Path, deadline: Deadline) -> Iterator[tuple[Any, dict[str, str]]]:
+        with path.open("rb") as opened:
+            stream = _DeadlineFile(opened, path.stat().st_size, deadline)
             if self._upload_mode == "raw":
                 yield stream, {"Content-Type": ZIP_CONTENT_TYPE}
             else:
@@ -222,7 +223,7 @@ class EceClient:
             raise EceError(reasons.LAMBDA_OUT_OF_TIME, transient=True)
         timeout = (min(CONNECT_TIMEOUT_SECONDS, remaining), min(self._timeout, remaining))
         headers = {"Authorization": credentials.authorization, "Accept": "application/json"}
-        with _network_errors():
+        with _network_errors(), _out_of_time():
             if body is None:
                 reply = self._session.request(
                     method, url, headers=headers, timeout=timeout, verify=self._verify(credentials)
@@ -320,6 +321,45 @@ def _network_errors() -> Iterator[None]:
     except requests.exceptions.RequestException as exc:
         raise EceError(
             reasons.ECE_UNREACHABLE, transient=True, server_message=_describe(exc)
+        ) from None
+
+
+class _SendingOutOfTime(Exception):
+    """Raised from inside the body's read() to abort a send that would outlive the deadline."""
+
+
+class _DeadlineFile:
+    """The file being sent, read only while the deadline allows.
+
+    Sending has no timeout of its own (the read timeout bounds only the waits for
+    the server), so a slow upload of a big file could otherwise run past the end
+    of the invocation, leaving the object without its outcome tags.
+    """
+
+    def __init__(self, stream: BinaryIO, size: int, deadline: Deadline) -> None:
+        self._stream = stream
+        self._size = size
+        self._deadline = deadline
+
+    def __len__(self) -> int:
+        """Bytes left to send: requests and the multipart encoder size the body with it."""
+        return self._size - self._stream.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._deadline.remaining() <= 0:
+            raise _SendingOutOfTime
+        return self._stream.read(size)
+
+
+@contextmanager
+def _out_of_time() -> Iterator[None]:
+    try:
+        yield
+    except _SendingOutOfTime:
+        raise EceError(
+            reasons.LAMBDA_OUT_OF_TIME,
+            transient=True,
+            server_message="upload stopped at the deadline",
         ) from None
 
 

@@ -344,3 +344,31 @@ def test_ece_500_is_transient_and_left_to_the_platform(
         run(s3_event(obj), runtime)
     assert outcome(tags_of(obj)) == ("failed", "ece.root.internal_server_error")
     assert len(ece.find_requests("PUT")) == 1  # not retried in-process: the platform retries
+
+
+class RunsOut:
+    """Remaining time that is plentiful for the first ``calls`` looks, then gone."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self) -> int:
+        self.calls -= 1
+        return 60_000 if self.calls >= 0 else 0
+
+
+@pytest.mark.parametrize("mode", ["multipart", "raw"])
+def test_a_send_that_would_outlive_the_invocation_is_stopped(
+    mode: str, ece: EceEmulator, bundle: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.zip"
+    path.write_bytes(bundle_zip() + b"\0" * (4 * 1024 * 1024))  # a body sent in many reads
+    client = EceClient(ece.url, StaticKey(), upload_mode=mode)  # type: ignore[arg-type]
+    with pytest.raises(EceError) as caught:
+        client.upload(bundle, path, Deadline(RunsOut(calls=40), reserve_seconds=0))
+    assert caught.value.reason == reasons.LAMBDA_OUT_OF_TIME and caught.value.transient
+    assert ece.uploads(bundle) == []  # ECE never got a whole file
+    EceClient(ece.url, StaticKey(), upload_mode=mode).upload(  # type: ignore[arg-type]
+        bundle, path, Deadline.after(60)
+    )
+    assert ece.stored_bytes(bundle) == path.read_bytes()
