@@ -128,7 +128,11 @@ def _check_and_upload(
     info = facts.info = runtime.objects.head(ref)
     facts.log["object_bytes"] = info.size
     if ref.etag and ref.version_id is None and info.etag != ref.etag:
-        return Outcome.skipped(reasons.OBJECT_CHANGED, detail="overwritten since the event")
+        # Unversioned: the object there now is a newer one with its own event; its
+        # tags are not ours to write.
+        return Outcome.skipped(
+            reasons.OBJECT_CHANGED, record_tags=False, detail="overwritten since the event"
+        )
     if info.tags.get(TAG_STATUS) == Status.UPLOADED:
         # Tags belong to one version (an overwrite starts with none), so this
         # version reached ECE already: a duplicate or late event.
@@ -195,7 +199,8 @@ def _extension_id(info: ObjectInfo, tag: str) -> str | None:
 
 def _storage_outcome(error: StorageError) -> Outcome:
     if error.reason in (reasons.OBJECT_DELETED, reasons.OBJECT_CHANGED):
-        return Outcome.skipped(error.reason, detail=str(error))
+        # Gone, or replaced by an object with its own event: nothing of ours to tag.
+        return Outcome.skipped(error.reason, record_tags=False, detail=str(error))
     return Outcome.failed(error.reason, transient=error.transient, detail=str(error))
 
 

@@ -335,10 +335,15 @@ def test_overwritten_object_in_unversioned_bucket_is_skipped_as_changed(
 ) -> None:
     s3.create_bucket(Bucket="plain-bucket-changed")
     first = put("x.zip", bundle_zip(), {TAG: bundle}, into="plain-bucket-changed")
-    put("x.zip", plugin_zip(), {TAG: bundle}, into="plain-bucket-changed")
-    result = run(s3_event(first), runtime)
+    second = put("x.zip", plugin_zip(), {TAG: bundle}, into="plain-bucket-changed")
+    run(s3_event(second), runtime)  # the newer object's event came first
+    assert outcome(tags_of(second)) == ("uploaded", "ok")
+
+    result = run(s3_event(first), runtime)  # then the late event for the old one
+
     assert result["results"][0]["reason"] == "object.changed"
-    assert ece.uploads(bundle) == []
+    assert outcome(tags_of(second)) == ("uploaded", "ok")  # the newer object's tags stand
+    assert ece.stored_bytes(bundle) == plugin_zip()
 
 
 def test_dry_run_checks_and_tags_but_never_uploads(
