@@ -512,3 +512,27 @@ def test_batch_operations_job_gets_a_result_per_task(
         ("t1", "PermanentFailure", "rejected: zip.unsafe_path"),
         ("t2", "TemporaryFailure", "failed: ece.root.internal_server_error"),
     ]
+
+
+def test_extension_id_tag_name_is_configurable(
+    put: Callable[..., Put], make_runtime: Callable[..., Runtime], bundle: str, tags_of: Tags
+) -> None:
+    obj = put("custom-tag.zip", bundle_zip(), {"target": bundle, TAG: "ignored-here"})
+    run(s3_event(obj), make_runtime({"EXTENSION_ID_TAG": "target"}))
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+def test_plain_string_secret_is_an_api_key(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    secrets_client: Any,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    name = f"ece/plain-{bundle}"
+    secrets_client.create_secret(Name=name, SecretString=API_KEY)
+    obj = put("plain-secret.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(obj), make_runtime({"ECE_SECRET_ID": name}))
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    assert {request.auth_scheme for request in ece.requests} == {"ApiKey"}
