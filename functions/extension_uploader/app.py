@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from extension_uploader import reasons
 from extension_uploader.config import Settings
 from extension_uploader.credentials import CredentialStore
 from extension_uploader.deadline import Deadline
@@ -24,13 +24,10 @@ from extension_uploader.events import Delivery, Source, parse_event
 from extension_uploader.objects import ObjectStore
 from extension_uploader.outcome import Outcome, Status
 from extension_uploader.pipeline import ObjectResult, Runtime, process_object
-from extension_uploader.telemetry import logger, metrics, record_outcome
+from extension_uploader.telemetry import logger, metrics, record_malformed_event, record_outcome
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-INTERNAL_ERROR = "internal.error"
-EVENT_MALFORMED = "event.malformed"
 
 # Explicit timeouts: in a VPC without endpoints, calls fail fast instead of
 # hanging until the function's hard timeout.
@@ -119,17 +116,14 @@ def _process_delivery(
     delivery: Delivery, runtime: Runtime, deadline: Deadline
 ) -> list[ObjectResult]:
     if delivery.problem:
-        logger.error(
-            "malformed event", extra={"reason": EVENT_MALFORMED, "problem": delivery.problem}
-        )
-        metrics.add_metric(name=Status.FAILED.metric_name, unit=MetricUnit.Count, value=1)
+        record_malformed_event(delivery.problem)
     results = []
     for ref in delivery.objects:
         try:
             results.append(process_object(ref, runtime, deadline))
         except Exception:  # a bug must not cost the other records: log it, retry the event
             logger.exception("unexpected error", extra={"bucket": ref.bucket, "key": ref.key})
-            outcome = Outcome.failed(INTERNAL_ERROR, transient=True)
+            outcome = Outcome.failed(reasons.INTERNAL_ERROR, transient=True)
             record_outcome(
                 ref, outcome, extension_id=None, version_id=ref.version_id, milliseconds=0
             )
@@ -143,7 +137,7 @@ def _must_retry(delivery: Delivery, results: list[ObjectResult]) -> bool:
 
 def _batch_result(delivery: Delivery, results: list[ObjectResult]) -> dict[str, str]:
     if delivery.problem:
-        code, text = "PermanentFailure", f"{EVENT_MALFORMED}: {delivery.problem}"
+        code, text = "PermanentFailure", f"{reasons.EVENT_MALFORMED}: {delivery.problem}"
     elif not results:
         code, text = "Succeeded", "nothing to do"
     else:

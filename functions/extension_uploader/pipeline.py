@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -231,14 +231,7 @@ def _write_outcome_tags(
         )
         if error.transient and not outcome.transient:
             # Without its tags the outcome is invisible: let the platform try again.
-            return Outcome(
-                outcome.status,
-                outcome.reason,
-                outcome.sha256,
-                outcome.uploaded_bytes,
-                transient=True,
-                detail=outcome.detail,
-            )
+            return replace(outcome, transient=True)
     return outcome
 
 

@@ -58,6 +58,11 @@ S3_ACCESS_DENIED = "s3.access_denied"
 S3_ERROR = "s3.error"
 LAMBDA_OUT_OF_TIME = "lambda.out_of_time"
 
+# logs and metrics only, never tags: an event the function cannot read (raised,
+# so it reaches the on-failure destination) and a bug (raised, so it is retried)
+EVENT_MALFORMED = "event.malformed"
+INTERNAL_ERROR = "internal.error"
+
 # skips
 UPLOAD_DUPLICATE = "upload.duplicate"
 UPLOAD_SUPERSEDED = "upload.superseded"

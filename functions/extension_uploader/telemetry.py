@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from extension_uploader import reasons
 from extension_uploader.events import ObjectRef
 from extension_uploader.outcome import Outcome, Status
 
@@ -38,7 +39,7 @@ def record_outcome(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Emit the object's metrics and its one structured log line."""
-    metrics.add_metric(name=outcome.status.metric_name, unit=MetricUnit.Count, value=1)
+    _count(outcome.status, outcome.reason)
     metrics.add_metric(
         name=METRIC_PROCESSING_TIME, unit=MetricUnit.Milliseconds, value=milliseconds
     )
@@ -46,18 +47,6 @@ def record_outcome(
         metrics.add_metric(
             name=METRIC_UPLOADED_BYTES, unit=MetricUnit.Bytes, value=outcome.uploaded_bytes
         )
-    else:
-        # The same count split by reason, in its own EMF blob so that the main set
-        # keeps a single low-cardinality dimension.
-        with single_metric(
-            name=outcome.status.metric_name + METRIC_BY_REASON_SUFFIX,
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=namespace,
-            default_dimensions=metrics.default_dimensions,
-        ) as metric:
-            metric.add_dimension(name="service", value=service)
-            metric.add_dimension(name="reason", value=outcome.reason)
     fields: dict[str, Any] = {
         "bucket": ref.bucket,
         "key": ref.key,
@@ -75,3 +64,26 @@ def record_outcome(
     fields.update(extra or {})
     level = "error" if outcome.status is Status.FAILED else "info"
     getattr(logger, level)(f"{outcome.status.value}: {outcome.reason}", extra=fields)
+
+
+def record_malformed_event(problem: str) -> None:
+    """A delivery the function could not read: counted as failed, logged with why."""
+    _count(Status.FAILED, reasons.EVENT_MALFORMED)
+    logger.error("malformed event", extra={"reason": reasons.EVENT_MALFORMED, "problem": problem})
+
+
+def _count(status: Status, reason: str) -> None:
+    metrics.add_metric(name=status.metric_name, unit=MetricUnit.Count, value=1)
+    if status is Status.UPLOADED:
+        return
+    # The same count split by reason, in its own EMF blob so that the main set
+    # keeps a single low-cardinality dimension.
+    with single_metric(
+        name=status.metric_name + METRIC_BY_REASON_SUFFIX,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=namespace,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="service", value=service)
+        metric.add_dimension(name="reason", value=reason)

@@ -12,6 +12,7 @@ import pytest
 from ece_uploader.emulator import EceEmulator
 from ece_uploader.local import invoke
 from ece_uploader.samples import bundle_zip, traversal_zip
+from extension_uploader.app import RetryableEventError
 from extension_uploader.telemetry import metrics
 
 from .conftest import TAG, Put, s3_event
@@ -80,3 +81,20 @@ def test_handler_picks_up_a_changed_environment(
 def test_missing_settings_fail_loudly(bucket: str) -> None:
     with pytest.raises(ValueError, match="ECE_API_URL"):
         invoke({"Records": []}, ROOT / "template.yaml", {"ECE_SECRET_ID": "x"})
+
+
+def test_malformed_event_is_counted_by_reason_and_raised(
+    secret_id: str, ece: EceEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics.clear_metrics()
+    env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
+    with pytest.raises(RetryableEventError):
+        invoke(
+            {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},
+            ROOT / "template.yaml",
+            env,
+        )
+    blobs = emf_blobs(capsys.readouterr().out)
+    [by_reason] = [b for b in blobs if "FailedByReason" in b]
+    assert by_reason["reason"] == "event.malformed"
+    assert any(values(b.get("Failed", [])) == [1.0] for b in blobs if "Failed" in b)
