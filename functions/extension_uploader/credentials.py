@@ -23,7 +23,6 @@ from extension_uploader import reasons
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: nothing that could split a header
 
 
@@ -99,17 +98,15 @@ def _ca_bundle(value: object) -> str | None:
 
 
 class CredentialStore:
-    """Credentials for the ECE client, cached by Powertools for ``max_age`` seconds.
+    """Credentials for the ECE client, cached by Powertools.
 
-    ``get(refresh=True)`` bypasses the cache: the client calls it once after a 401
-    so that a rotated key is picked up without an outage.
+    The cache lasts ``max_age`` seconds, by default ``POWERTOOLS_PARAMETERS_MAX_AGE``
+    or Powertools' 300. ``get(refresh=True)`` bypasses it: the client calls it once
+    after a 401 so that a rotated key is picked up without an outage.
     """
 
     def __init__(
-        self,
-        secret_id: str,
-        provider: SecretsProvider,
-        max_age: int = DEFAULT_SECRET_MAX_AGE_SECONDS,
+        self, secret_id: str, provider: SecretsProvider, max_age: int | None = None
     ) -> None:
         self._secret_id = secret_id
         self._provider = provider

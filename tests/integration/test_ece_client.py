@@ -372,3 +372,23 @@ def test_a_send_that_would_outlive_the_invocation_is_stopped(
         bundle, path, Deadline.after(60)
     )
     assert ece.stored_bytes(bundle) == path.read_bytes()
+
+
+def test_secret_cache_age_follows_powertools_setting(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    secrets_client: Any,
+    secret_id: str,
+    tags_of: Tags,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "0")  # no caching at all
+    run(s3_event(put("age/1.zip", bundle_zip(), {TAG: bundle})), runtime)
+    secrets_client.put_secret_value(SecretId=secret_id, SecretString="rotated-key")
+    ece.set_api_keys({"rotated-key"})
+    second = put("age/2.zip", bundle_zip(), {TAG: bundle})
+    run(s3_event(second), runtime)
+    assert outcome(tags_of(second)) == ("uploaded", "ok")
+    assert 401 not in [request.status for request in ece.requests]  # read afresh, not refreshed
