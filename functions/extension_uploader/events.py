@@ -124,9 +124,7 @@ def _parse_payload(payload: object, depth: int) -> Delivery:
     ignored = 0
     for record in records:  # a malformed record must not hide the good ones beside it
         if _is_sns(record):
-            sns = record.get("Sns")
-            message = sns.get("Message") if isinstance(sns, dict) else None
-            inner = _parse_json_text(message, depth + 1, "SNS message")
+            inner = _parse_json_text(_field(record, "Sns", "Message"), depth + 1, "SNS message")
             objects.extend(inner.objects)
             problems.extend([inner.problem] if inner.problem else [])
             ignored += inner.ignored
@@ -150,9 +148,7 @@ def _parse_s3_record(record: object) -> ObjectRef | str | None:
         return "S3 record has no eventName"
     if not name.startswith("ObjectCreated:"):
         return None
-    s3 = record.get("s3")
-    bucket = s3.get("bucket", {}).get("name") if isinstance(s3, dict) else None
-    obj = s3.get("object") if isinstance(s3, dict) else None
+    bucket, obj = _field(record, "s3", "bucket", "name"), _field(record, "s3", "object")
     if not isinstance(bucket, str) or not isinstance(obj, dict):
         return "S3 record has no bucket name or object"
     raw_key = obj.get("key")
@@ -166,9 +162,7 @@ def _parse_s3_record(record: object) -> ObjectRef | str | None:
 def _parse_eventbridge(event: dict[str, Any]) -> Delivery:
     if event.get("detail-type") != "Object Created":
         return Delivery(ignored=1)
-    detail = event.get("detail")
-    bucket = detail.get("bucket", {}).get("name") if isinstance(detail, dict) else None
-    obj = detail.get("object") if isinstance(detail, dict) else None
+    bucket, obj = _field(event, "detail", "bucket", "name"), _field(event, "detail", "object")
     if not isinstance(bucket, str) or not isinstance(obj, dict):
         return Delivery(problem="EventBridge event has no bucket name or object")
     key = obj.get("key")
@@ -205,6 +199,15 @@ def _parse_batch(event: dict[str, Any]) -> ParsedEvent:
             Delivery(() if ref is None else (ref,), task_id, ignored=int(ref is None))
         )
     return ParsedEvent(Source.BATCH, tuple(deliveries), meta)
+
+
+def _field(document: object, *path: str) -> object:
+    """``document[path[0]][path[1]]...``, or None where the shape is not what S3 sends."""
+    for name in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(name)
+    return document
 
 
 def _bucket_from_arn(arn: object) -> str | None:

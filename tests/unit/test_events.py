@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,90 @@ def test_a_malformed_record_does_not_hide_the_good_ones_beside_it() -> None:
     [delivery] = parse_event(event).deliveries
     assert delivery.problem == "S3 record has no bucket name or object"
     assert [ref.key for ref in delivery.objects] == ["good.zip"]
+
+
+def _random_value(rng: random.Random, depth: int) -> object:
+    """JSON-like values biased towards the shapes the parser looks for."""
+    keys = [
+        "Records",
+        "eventSource",
+        "eventName",
+        "s3",
+        "bucket",
+        "name",
+        "object",
+        "key",
+        "body",
+        "Sns",
+        "Message",
+        "Type",
+        "detail",
+        "source",
+        "tasks",
+        "taskId",
+        "s3Key",
+        "invocationSchemaVersion",
+        "versionId",
+        "eTag",
+        "size",
+        "detail-type",
+        "x",
+    ]
+    scalars: list[object] = [
+        None,
+        True,
+        0,
+        -1,
+        2**70,
+        1.5,
+        "",
+        "aws:s3",
+        "aws:sqs",
+        "aws:sns",
+        "ObjectCreated:Put",
+        "Notification",
+        "aws.s3",
+        "Object Created",
+        "a%2Fb+c.zip",
+        "{",
+        "{}",
+        '{"Records": 5}',
+        "null",
+        "/",
+    ]
+    if depth <= 0 or rng.random() < 0.3:
+        return rng.choice(scalars)
+    if rng.random() < 0.3:
+        return [_random_value(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    value = {rng.choice(keys): _random_value(rng, depth - 1) for _ in range(rng.randint(0, 5))}
+    if rng.random() < 0.2:  # a JSON string inside, as SQS and SNS carry it
+        value["body" if rng.random() < 0.5 else "Message"] = json.dumps(
+            _random_value(rng, depth - 1)
+        )
+    return value
+
+
+def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
+    """A real event with one subtree somewhere replaced by a random value."""
+    if isinstance(value, dict) and value and rng.random() < 0.8:
+        key = rng.choice(list(value))
+        return {**value, key: _mutate(rng, value[key], depth + 1)}
+    if isinstance(value, list) and value and rng.random() < 0.8:
+        index = rng.randrange(len(value))
+        return [*value[:index], _mutate(rng, value[index], depth + 1), *value[index + 1 :]]
+    if isinstance(value, str) and value.startswith("{") and rng.random() < 0.8:
+        return json.dumps(_mutate(rng, json.loads(value), depth + 1))
+    return _random_value(rng, 3)
+
+
+def test_parse_event_never_raises_on_random_shapes() -> None:
+    rng = random.Random(20261128)
+    real = [load(path.name) for path in sorted(EVENTS.glob("*.json"))]
+    real.append(s3_notification("a b.zip", versionId="v", eTag="e", size=1))
+    for n in range(20000):
+        event = _random_value(rng, 6) if n % 4 == 0 else _mutate(rng, rng.choice(real))
+        parsed = parse_event(event)
+        for delivery in parsed.deliveries:
+            assert delivery.problem is None or isinstance(delivery.problem, str)
+            assert all(isinstance(ref.key, str) and ref.key for ref in delivery.objects)
+            assert all(isinstance(ref.bucket, str) for ref in delivery.objects)
