@@ -78,6 +78,7 @@ def test_handler_picks_up_a_changed_environment(
     assert real["results"][0]["status"] == "uploaded"
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # raised before any
 def test_missing_settings_fail_loudly(bucket: str) -> None:
     with pytest.raises(ValueError, match="ECE_API_URL"):
         invoke({"Records": []}, ROOT / "template.yaml", {"ECE_SECRET_ID": "x"})
