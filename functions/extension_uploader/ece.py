@@ -10,7 +10,6 @@ ECE stored as many bytes as were sent.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import tempfile
@@ -368,18 +367,17 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-_pem_files: dict[str, str] = {}
+_pem_files: dict[tuple[str, str | None], str] = {}
 
 
 def _pem_file(pem: str, extra_bundle: str | None) -> str:
     """requests wants a path: write the secret's CAs (plus ECE_CA_BUNDLE) once per container."""
-    extra = Path(extra_bundle).read_text() if extra_bundle else ""
-    content = pem.strip() + "\n" + extra
-    digest = hashlib.sha256(content.encode()).hexdigest()
-    if digest not in _pem_files:
+    key = (pem, extra_bundle)
+    if key not in _pem_files:
+        extra = Path(extra_bundle).read_text() if extra_bundle else ""
         with tempfile.NamedTemporaryFile(
             "w", prefix="ece-ca-", suffix=".pem", delete=False
         ) as handle:
-            handle.write(content)
-        _pem_files[digest] = handle.name
-    return _pem_files[digest]
+            handle.write(pem.strip() + "\n" + extra)
+        _pem_files[key] = handle.name
+    return _pem_files[key]

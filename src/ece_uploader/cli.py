@@ -71,7 +71,7 @@ def _run_invoke(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     with stdout_redirected(sys.stderr.fileno()):  # logs and metrics to stderr, as SAM does
         try:
-            result = invoke(event, template, overrides, spec.logical_id)
+            result = invoke(event, spec, overrides)
         except Exception as exc:
             error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             failed = True

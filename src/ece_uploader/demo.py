@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from ece_uploader.local import invoke, stdout_redirected
+from ece_uploader.local import invoke, read_function, stdout_redirected
 from ece_uploader.samples import UNKNOWN_EXTENSION_ID, DemoSample, demo_samples
 from ece_uploader.sandbox import BUCKET
 
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from ece_uploader.sandbox import Sandbox  # moto is heavy: only this command pays for it
 
-    template = args.template or default_template()
+    spec = read_function(args.template or default_template())
     with tempfile.TemporaryDirectory(prefix="ece-demo-") as workdir:
         log_path = args.log_file or Path(workdir) / "function.log"
         with Sandbox() as sandbox, log_path.open("w") as log:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             for event in events:
                 with stdout_redirected(log.fileno()):
                     try:
-                        invoke(event, template, sandbox.env)
+                        invoke(event, spec, sandbox.env)
                     except Exception as exc:  # the platform would retry: the demo reports it
                         failures += 1
                         print(f"invocation raised {type(exc).__name__}: {exc}", file=log)

@@ -151,11 +151,8 @@ def load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
     return handler
 
 
-def invoke(
-    event: Any, template: Path, env_overrides: Mapping[str, str], logical_id: str | None = None
-) -> Any:
+def invoke(event: Any, spec: FunctionSpec, env_overrides: Mapping[str, str]) -> Any:
     """Call the handler once with ``event``; exceptions propagate as they would in Lambda."""
-    spec = read_function(template, logical_id)
     with function_environment(spec, env_overrides):
         handler = load_handler(spec)
         return handler(event, LocalContext(spec))

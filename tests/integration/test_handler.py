@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ece_uploader.emulator import EceEmulator
-from ece_uploader.local import invoke
+from ece_uploader.local import invoke, read_function
 from ece_uploader.samples import bundle_zip, traversal_zip
 from extension_uploader.app import RetryableEventError
 from extension_uploader.telemetry import metrics
@@ -18,6 +18,7 @@ from extension_uploader.telemetry import metrics
 from .conftest import TAG, Put, s3_event
 
 ROOT = Path(__file__).resolve().parents[2]
+SPEC = read_function(ROOT / "template.yaml")
 
 
 def emf_blobs(text: str) -> list[dict[str, Any]]:
@@ -41,7 +42,7 @@ def test_handler_emits_emf_metrics_with_low_cardinality_dimensions(
     bad = put("metrics/bad.zip", traversal_zip(), {TAG: bundle})
     env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
 
-    result = invoke(s3_event(good, bad), ROOT / "template.yaml", env)
+    result = invoke(s3_event(good, bad), SPEC, env)
 
     assert [r["status"] for r in result["results"]] == ["uploaded", "rejected"]
     blobs = emf_blobs(capsys.readouterr().out)
@@ -72,16 +73,16 @@ def test_handler_picks_up_a_changed_environment(
 ) -> None:
     obj = put("env/x.zip", bundle_zip(), {TAG: bundle})
     env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
-    dry = invoke(s3_event(obj), ROOT / "template.yaml", env | {"DRY_RUN": "true"})
+    dry = invoke(s3_event(obj), SPEC, env | {"DRY_RUN": "true"})
     assert dry["results"][0]["reason"] == "upload.dry_run"
-    real = invoke(s3_event(obj), ROOT / "template.yaml", env)
+    real = invoke(s3_event(obj), SPEC, env)
     assert real["results"][0]["status"] == "uploaded"
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")  # raised before any
 def test_missing_settings_fail_loudly(bucket: str) -> None:
     with pytest.raises(ValueError, match="ECE_API_URL"):
-        invoke({"Records": []}, ROOT / "template.yaml", {"ECE_SECRET_ID": "x"})
+        invoke({"Records": []}, SPEC, {"ECE_SECRET_ID": "x"})
 
 
 def test_malformed_event_is_counted_by_reason_and_raised(
@@ -92,7 +93,7 @@ def test_malformed_event_is_counted_by_reason_and_raised(
     with pytest.raises(RetryableEventError):
         invoke(
             {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},
-            ROOT / "template.yaml",
+            SPEC,
             env,
         )
     blobs = emf_blobs(capsys.readouterr().out)
