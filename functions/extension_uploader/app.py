@@ -21,6 +21,7 @@ from extension_uploader.credentials import CredentialStore
 from extension_uploader.deadline import Deadline
 from extension_uploader.ece import EceClient
 from extension_uploader.events import Delivery, Source, parse_event
+from extension_uploader.ledger import Ledger
 from extension_uploader.objects import ObjectStore
 from extension_uploader.outcome import Outcome, Status
 from extension_uploader.pipeline import ObjectResult, Runtime, process_object
@@ -55,6 +56,8 @@ def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
     )
     if not settings.tls_verify:
         logger.warning("ECE_TLS_VERIFY is false: the ECE certificate is not checked")
+    if settings.ece_api_url.startswith("http://"):
+        logger.warning("ECE_ALLOW_HTTP is true: the ECE API key travels in clear over http://")
     ece = EceClient(
         settings.ece_api_url,
         credentials,
@@ -64,7 +67,12 @@ def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
         upload_mode=settings.upload_mode,
         **client_options,
     )
-    return Runtime(settings, ObjectStore(boto3.client("s3", config=AWS_CLIENT_CONFIG)), ece)
+    return Runtime(
+        settings,
+        ObjectStore(boto3.client("s3", config=AWS_CLIENT_CONFIG)),
+        ece,
+        Ledger(boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), settings.ledger_table),
+    )
 
 
 def _get_runtime() -> Runtime:
@@ -84,13 +92,16 @@ def _get_runtime() -> Runtime:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline(context.get_remaining_time_in_millis)
-    return handle_event(event, _get_runtime(), deadline)
+    return handle_event(event, _get_runtime(), deadline, context.aws_request_id)
 
 
-def handle_event(event: object, runtime: Runtime, deadline: Deadline) -> dict[str, Any]:
+def handle_event(
+    event: object, runtime: Runtime, deadline: Deadline, request_id: str = "local"
+) -> dict[str, Any]:
     parsed = parse_event(event)
     done = [
-        (delivery, _process_delivery(delivery, runtime, deadline)) for delivery in parsed.deliveries
+        (delivery, _process_delivery(delivery, runtime, deadline, request_id))
+        for delivery in parsed.deliveries
     ]
     if parsed.source is Source.SQS:
         return {
@@ -113,14 +124,14 @@ def handle_event(event: object, runtime: Runtime, deadline: Deadline) -> dict[st
 
 
 def _process_delivery(
-    delivery: Delivery, runtime: Runtime, deadline: Deadline
+    delivery: Delivery, runtime: Runtime, deadline: Deadline, request_id: str
 ) -> list[ObjectResult]:
     if delivery.problem:
         record_malformed_event(delivery.problem)
     results = []
     for ref in delivery.objects:
         try:
-            results.append(process_object(ref, runtime, deadline))
+            results.append(process_object(ref, runtime, deadline, request_id))
         except Exception:  # a bug must not cost the other records: log it, retry the event
             logger.exception("unexpected error", extra={"bucket": ref.bucket, "key": ref.key})
             outcome = Outcome.failed(reasons.INTERNAL_ERROR, transient=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from extension_uploader.access import AccessConfigError, TargetPolicy
 from extension_uploader.inspection import Limits
 
 KiB = 1024
@@ -38,6 +39,8 @@ class ConfigError(ValueError):
 class Settings:
     ece_api_url: str
     ece_secret_id: str
+    ledger_table: str
+    targets: TargetPolicy
     extension_id_tag: str = DEFAULT_EXTENSION_ID_TAG
     max_zip_bytes: int = DEFAULT_MAX_ZIP_BYTES
     limits: Limits = field(default_factory=Limits)
@@ -46,6 +49,7 @@ class Settings:
     tls_verify: bool = True
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     dry_run: bool = False
+    allow_http: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,10 +60,24 @@ class Settings:
             raise ConfigError("ECE_API_URL must be an http(s) URL such as https://ece:12443")
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ConfigError("ECE_API_URL must not carry a query, fragment or credentials")
+        allow_http = _bool(env, "ECE_ALLOW_HTTP", default=False)
+        if parts.scheme == "http" and not allow_http:
+            raise ConfigError(
+                "ECE_API_URL is plain http://, so the API key would travel in clear: use"
+                " https://, or set ECE_ALLOW_HTTP=true for a network you trust"
+            )
+        try:
+            targets = TargetPolicy.parse(
+                _required(env, "ALLOWED_EXTENSION_IDS"), env.get("EXTENSION_ROUTES")
+            )
+        except AccessConfigError as exc:
+            raise ConfigError(str(exc)) from None
         policy = _choice(env, "DEFLATE64_POLICY", ("repack", "reject"), "repack")
         return cls(
             ece_api_url=api_url,
             ece_secret_id=_required(env, "ECE_SECRET_ID"),
+            ledger_table=_required(env, "LEDGER_TABLE"),
+            targets=targets,
             extension_id_tag=env.get("EXTENSION_ID_TAG") or DEFAULT_EXTENSION_ID_TAG,
             max_zip_bytes=_positive_int(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES),
             limits=Limits(
@@ -81,13 +99,20 @@ class Settings:
             tls_verify=_bool(env, "ECE_TLS_VERIFY", default=True),
             timeout_seconds=_positive_float(env, "ECE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
             dry_run=_bool(env, "DRY_RUN", default=False),
+            allow_http=allow_http,
         )
+
+
+_REQUIRED_HINTS = {
+    "ALLOWED_EXTENSION_IDS": ": comma-separated extension ids, or * for every id the key reaches",
+    "LEDGER_TABLE": ": the DynamoDB table of what is live in each extension",
+}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
-        raise ConfigError(f"{name} is required")
+        raise ConfigError(f"{name} is required{_REQUIRED_HINTS.get(name, '')}")
     return value
 
 

@@ -28,5 +28,9 @@ class Deadline:
         """Seconds left for work, the reserve already taken off."""
         return self._remaining_ms() / 1000 - self._reserve
 
+    def seconds_to_end(self) -> float:
+        """Seconds until the invocation ends, reserve included."""
+        return max(0.0, self._remaining_ms() / 1000)
+
     def allows(self, seconds: float) -> bool:
         return self.remaining() >= seconds

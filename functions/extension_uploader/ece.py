@@ -95,6 +95,7 @@ class Extension:
     extension_type: ExtensionType | None  # None for a type this client does not know
     version: str
     file_size: int | None
+    file_last_modified: str | None = None  # file_metadata.last_modified_date, as ECE wrote it
 
     @classmethod
     def from_json(cls, document: object) -> Extension:
@@ -103,6 +104,7 @@ class Extension:
         try:
             metadata = document.get("file_metadata") or {}
             size = metadata.get("size")
+            modified = metadata.get("last_modified_date")
             kind = document["extension_type"]
             return cls(
                 id=str(document["id"]),
@@ -110,6 +112,7 @@ class Extension:
                 extension_type=kind if kind in ("plugin", "bundle") else None,
                 version=str(document["version"]),
                 file_size=size if isinstance(size, int) else None,
+                file_last_modified=modified if isinstance(modified, str) else None,
             )
         except (KeyError, AttributeError):
             raise EceError(
@@ -151,10 +154,26 @@ class EceClient:
         reply = self._call("GET", extension_id, deadline, body=None)
         return Extension.from_json(_json(reply))
 
-    def upload(self, extension_id: str, path: Path, deadline: Deadline) -> Extension:
-        """Stream ``path`` to ECE; the body is replayed from the file on each retry."""
+    def upload(
+        self,
+        extension_id: str,
+        path: Path,
+        deadline: Deadline,
+        before_attempt: Callable[[], None] | None = None,
+    ) -> Extension:
+        """Stream ``path`` to ECE; the body is replayed from the file on each retry.
+
+        ``before_attempt`` runs before every PUT, retries included, and may raise
+        to withdraw the upload (the caller's "is this still the newest?").
+        """
         size = path.stat().st_size
-        reply = self._call("PUT", extension_id, deadline, body=lambda: self._body(path, deadline))
+        reply = self._call(
+            "PUT",
+            extension_id,
+            deadline,
+            body=lambda: self._body(path, deadline),
+            before_attempt=before_attempt,
+        )
         extension = Extension.from_json(_json(reply))
         if extension.file_size is not None and extension.file_size != size:
             raise EceError(
@@ -182,6 +201,7 @@ class EceClient:
         extension_id: str,
         deadline: Deadline,
         body: Callable[[], Any] | None,
+        before_attempt: Callable[[], None] | None = None,
     ) -> requests.Response:
         if not is_safe_extension_id(extension_id):
             raise EceError(reasons.TAG_INVALID_EXTENSION_ID, refused_file=True)
@@ -191,6 +211,8 @@ class EceClient:
         while True:
             attempt += 1
             credentials = self._credentials.get(refresh=refreshed)
+            if before_attempt is not None:
+                before_attempt()
             try:
                 return self._send(method, url, credentials, deadline, body)
             except EceError as error:

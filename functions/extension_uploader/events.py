@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 _MAX_NESTING = 3  # SNS -> SQS -> S3 is the deepest real wrapping
+_MAX_AUDIT_CHARS = 256  # principal ids and IP addresses are far shorter
 
 
 class Source(StrEnum):
@@ -38,6 +39,9 @@ class ObjectRef:
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    # Who put the object, for the audit trail: the event's principal and source IP.
+    principal: str = "unknown"
+    source_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,13 @@ def _parse_s3_record(record: object) -> ObjectRef | str | None:
     raw_key = obj.get("key")
     if not isinstance(raw_key, str) or not raw_key:
         return "S3 record has no object key"
-    return _object(
+    ref = _object(
         bucket, unquote_plus(raw_key), obj.get("versionId"), obj.get("eTag"), obj.get("size")
+    )
+    return ref and _with_requester(
+        ref,
+        _field(record, "userIdentity", "principalId"),
+        _field(record, "requestParameters", "sourceIPAddress"),
     )
 
 
@@ -170,6 +179,9 @@ def _parse_eventbridge(event: dict[str, Any]) -> Delivery:
         return Delivery(problem="EventBridge event has no object key")
     etag = obj.get("etag", obj.get("eTag"))
     ref = _object(bucket, key, obj.get("version-id"), etag, obj.get("size"))
+    ref = ref and _with_requester(
+        ref, _field(event, "detail", "requester"), _field(event, "detail", "source-ip-address")
+    )
     return Delivery(() if ref is None else (ref,), ignored=0 if ref else 1)
 
 
@@ -208,6 +220,21 @@ def _field(document: object, *path: str) -> object:
             return None
         document = document.get(name)
     return document
+
+
+def _with_requester(ref: ObjectRef, principal: object, source_ip: object) -> ObjectRef:
+    """The audit fields, kept only when they are short strings (they go to logs and the ledger)."""
+    return replace(
+        ref,
+        principal=_short_text(principal) or "unknown",
+        source_ip=_short_text(source_ip),
+    )
+
+
+def _short_text(value: object) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= _MAX_AUDIT_CHARS and value.isprintable():
+        return value
+    return None
 
 
 def _bucket_from_arn(arn: object) -> str | None:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,6 +58,7 @@ class ObjectInfo:
     etag: str
     version_id: str | None
     tags: dict[str, str]
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class ObjectStore:
             etag=head["ETag"].strip('"'),
             version_id=head.get("VersionId") or ref.version_id,
             tags={},
+            last_modified=head["LastModified"],
         )
         return replace(info, tags=self.read_tags(ref, info))
 

@@ -69,6 +69,22 @@ class Outcome:
         return cls(Status.FAILED, reason, transient=transient, detail=detail)
 
     @classmethod
+    def duplicate(cls, sha256: str, size: int, *, retag: bool) -> Outcome:
+        """This version is live already: nothing is sent again.
+
+        ``retag`` writes the version's ``uploaded`` tags back where a failed tag
+        write left them missing; otherwise its tags stay as they are.
+        """
+        return cls(
+            Status.SKIPPED,
+            reasons.UPLOAD_DUPLICATE,
+            sha256=sha256,
+            uploaded_bytes=0,
+            record_tags=retag,
+            detail=f"live already ({size} bytes)",
+        )
+
+    @classmethod
     def skipped(
         cls, reason: str, *, record_tags: bool = True, detail: str | None = None
     ) -> Outcome:
@@ -81,13 +97,19 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def outcome_tags(outcome: Outcome, moment: datetime) -> list[tuple[str, str]]:
-    """The contract's outcome tags, most important first."""
+    """The contract's outcome tags, most important first.
+
+    A duplicate shows what the version is: uploaded.
+    """
+    shown = outcome
+    if outcome.reason == reasons.UPLOAD_DUPLICATE and outcome.sha256:
+        shown = Outcome.uploaded(outcome.sha256, 0)
     tags = [
-        (TAG_STATUS, outcome.status.value),
-        (TAG_REASON, outcome.reason),
+        (TAG_STATUS, shown.status.value),
+        (TAG_REASON, shown.reason),
         (TAG_AT, format_timestamp(moment)),
     ]
-    if outcome.status is Status.UPLOADED and outcome.sha256:
+    if shown.status is Status.UPLOADED and outcome.sha256:
         tags.append((TAG_SHA256, outcome.sha256))
     return [(key, value) for key, value in tags if is_tag_safe(value)]
 

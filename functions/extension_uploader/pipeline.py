@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from extension_uploader import reasons
 from extension_uploader.config import Settings
 from extension_uploader.credentials import SecretError
 from extension_uploader.deadline import Deadline
-from extension_uploader.ece import EceClient, EceError, is_safe_extension_id
+from extension_uploader.ece import EceClient, EceError, Extension, is_safe_extension_id
 from extension_uploader.events import ObjectRef
 from extension_uploader.inspection import (
     ExtensionInfo,
@@ -30,11 +31,14 @@ from extension_uploader.inspection import (
     inspect_archive,
     repack_deflate64,
 )
+from extension_uploader.ledger import ExtensionRecord, Lease, Ledger, LedgerError, LiveEntry
 from extension_uploader.objects import ObjectInfo, ObjectStore, StorageError
+from extension_uploader.ordering import ObjectVersion, Verdict, compare
 from extension_uploader.outcome import (
     TAG_STATUS,
     Outcome,
     Status,
+    format_timestamp,
     merge_tags,
     outcome_tags,
 )
@@ -53,6 +57,7 @@ class Runtime:
     settings: Settings
     objects: ObjectStore
     ece: EceClient
+    ledger: Ledger
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -62,6 +67,7 @@ class _Facts:
 
     info: ObjectInfo | None = None
     extension_id: str | None = None
+    known_to_ece: bool = False  # the pre-flight found the extension: the ledger keeps the outcome
     log: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,15 +93,20 @@ class ObjectResult:
             "reason": self.outcome.reason,
             "sha256": self.outcome.sha256,
             "bytes": self.outcome.uploaded_bytes,
+            "principal": self.ref.principal,
         }
 
 
-def process_object(ref: ObjectRef, runtime: Runtime, deadline: Deadline) -> ObjectResult:
+def process_object(
+    ref: ObjectRef, runtime: Runtime, deadline: Deadline, request_id: str = "local"
+) -> ObjectResult:
     """Decide, act and record the outcome for one object version. Never raises for bad input."""
     started = time.perf_counter()
     facts = _Facts()
     try:
-        outcome = _check_and_upload(ref, runtime, deadline, facts)
+        outcome = _check_and_upload(ref, runtime, deadline, facts, request_id)
+    except LedgerError as error:
+        outcome = Outcome.failed(error.reason, transient=error.transient, detail=str(error))
     except StorageError as error:
         outcome = _storage_outcome(error)
     except SecretError as error:
@@ -104,6 +115,8 @@ def process_object(ref: ObjectRef, runtime: Runtime, deadline: Deadline) -> Obje
         outcome = _ece_outcome(error)
     if facts.info is not None and outcome.record_tags:
         outcome = _write_outcome_tags(ref, facts.info, outcome, runtime)
+    if facts.known_to_ece and facts.extension_id:
+        _remember_outcome(ref, facts, outcome, runtime, request_id)
     result = ObjectResult(
         ref, outcome, facts.extension_id, facts.info.version_id if facts.info else ref.version_id
     )
@@ -119,7 +132,7 @@ def process_object(ref: ObjectRef, runtime: Runtime, deadline: Deadline) -> Obje
 
 
 def _check_and_upload(
-    ref: ObjectRef, runtime: Runtime, deadline: Deadline, facts: _Facts
+    ref: ObjectRef, runtime: Runtime, deadline: Deadline, facts: _Facts, request_id: str
 ) -> Outcome:
     settings = runtime.settings
     if not deadline.allows(MIN_SECONDS_TO_START):
@@ -133,16 +146,8 @@ def _check_and_upload(
         return Outcome.skipped(
             reasons.OBJECT_CHANGED, record_tags=False, detail="overwritten since the event"
         )
-    if info.tags.get(TAG_STATUS) == Status.UPLOADED:
-        # Tags belong to one version (an overwrite starts with none), so this
-        # version reached ECE already: a duplicate or late event.
-        return Outcome.skipped(reasons.UPLOAD_DUPLICATE, record_tags=False)
-    if info.version_id and ref.version_id:
-        latest = runtime.objects.latest_version_id(ref)
-        if latest is None:
-            return Outcome.skipped(reasons.OBJECT_DELETED, detail="the key was deleted since")
-        if latest != info.version_id:
-            return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"newer version {latest}")
+    if stale := _not_current(ref, info, runtime):
+        return stale
     if info.size == 0:
         return Outcome.rejected(reasons.OBJECT_EMPTY)
     if info.size > settings.max_zip_bytes:
@@ -156,8 +161,14 @@ def _check_and_upload(
     if not is_safe_extension_id(extension_id):
         facts.extension_id = None  # an unsafe value does not even go to the log as an id
         return Outcome.rejected(reasons.TAG_INVALID_EXTENSION_ID)
+    if not settings.targets.permits(ref.key, extension_id):
+        return Outcome.rejected(reasons.TAG_EXTENSION_NOT_ALLOWED, detail=f"key {ref.key}")
+    candidate = _version(ref, info)
+    if settled := _settled_by_ledger(runtime.ledger.read(extension_id), candidate, info, runtime):
+        return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
+    facts.known_to_ece = True
     facts.log.update(extension_type=extension.extension_type, extension_version=extension.version)
 
     with TemporaryDirectory(prefix="ece-upload-") as workdir:
@@ -188,8 +199,143 @@ def _check_and_upload(
 
         if settings.dry_run:
             return Outcome.skipped(reasons.UPLOAD_DRY_RUN, detail=f"would upload {sha256}")
-        runtime.ece.upload(extension_id, archive, deadline)
-        return Outcome.uploaded(sha256, size)
+        upload = _Upload(ref, info, extension_id, candidate, archive, sha256, size)
+        return _publish(upload, runtime, deadline, request_id)
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A checked file, ready to go: what it is, where it goes, what it came from."""
+
+    ref: ObjectRef
+    info: ObjectInfo
+    extension_id: str
+    candidate: ObjectVersion
+    archive: Path
+    sha256: str
+    size: int
+
+
+class _Withdrawn(Exception):
+    """Raised before a PUT attempt when the object is no longer the one to upload."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _publish(upload: _Upload, runtime: Runtime, deadline: Deadline, request_id: str) -> Outcome:
+    """Upload under the extension's lease, deciding "is this still the newest?" right before."""
+    holder = f"{request_id}/{uuid.uuid4().hex[:12]}"
+    lease = runtime.ledger.acquire(upload.extension_id, holder, upload.candidate, deadline)
+    if lease is None:
+        return Outcome.skipped(
+            reasons.UPLOAD_DUPLICATE, record_tags=False, detail="another invocation uploads it"
+        )
+    with lease:
+
+        def still_the_newest() -> None:
+            if stale := _not_current(upload.ref, upload.info, runtime):
+                raise _Withdrawn(stale)
+
+        try:
+            still_the_newest()
+            if settled := _settled_by_ledger(
+                lease.read(), upload.candidate, upload.info, runtime, holder
+            ):
+                return settled
+            extension = _upload_verified(upload, runtime, deadline, lease, still_the_newest)
+        except _Withdrawn as withdrawn:
+            return withdrawn.outcome
+        lease.commit(
+            LiveEntry(
+                object=upload.candidate,
+                order_at=upload.candidate.last_modified,
+                sha256=upload.sha256,
+                size=upload.size,
+                at=runtime.now(),
+                request_id=request_id,
+                principal=upload.ref.principal,
+                source_ip=upload.ref.source_ip,
+                ece_size=extension.file_size,
+                ece_last_modified=extension.file_last_modified,
+            )
+        )
+    return Outcome.uploaded(upload.sha256, upload.size)
+
+
+def _upload_verified(
+    upload: _Upload,
+    runtime: Runtime,
+    deadline: Deadline,
+    lease: Lease,
+    before_attempt: Callable[[], None],
+) -> Extension:
+    """PUT the file; a size ECE got wrong is tried once more, then left for a retry."""
+    try:
+        return runtime.ece.upload(upload.extension_id, upload.archive, deadline, before_attempt)
+    except EceError as error:
+        if error.reason != reasons.ECE_SIZE_MISMATCH:
+            raise
+        first = error.server_message
+    try:
+        return runtime.ece.upload(upload.extension_id, upload.archive, deadline, before_attempt)
+    except EceError as error:
+        if error.reason != reasons.ECE_SIZE_MISMATCH:
+            raise
+        # ECE now serves a cut file: say so in the ledger, and let the platform retry.
+        lease.flag_attention(reasons.ECE_SIZE_MISMATCH, upload.candidate, f"{first}; then {error}")
+        raise EceError(
+            reasons.ECE_SIZE_MISMATCH,
+            status=error.status,
+            transient=True,
+            server_message=f"twice: {error.server_message}",
+        ) from None
+
+
+def _not_current(ref: ObjectRef, info: ObjectInfo, runtime: Runtime) -> Outcome | None:
+    """Skipped when a newer version of the key exists, or the key was deleted since."""
+    if not info.version_id:
+        return None
+    latest = runtime.objects.latest_version_id(ref)
+    if latest is None:
+        # A delete marker: deleted keys are never tagged.
+        return Outcome.skipped(
+            reasons.OBJECT_DELETED, record_tags=False, detail="the key was deleted since"
+        )
+    if latest != info.version_id:
+        return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"newer version {latest}")
+    return None
+
+
+def _settled_by_ledger(
+    record: ExtensionRecord,
+    candidate: ObjectVersion,
+    info: ObjectInfo,
+    runtime: Runtime,
+    holder: str = "",
+) -> Outcome | None:
+    """A duplicate or a superseded object, by what the ledger says is live or being uploaded."""
+    now_ms = int(runtime.now().timestamp() * 1000)
+    if record.lease_object == candidate.identity and record.leased_to_other(holder, now_ms):
+        return Outcome.skipped(
+            reasons.UPLOAD_DUPLICATE, record_tags=False, detail="another invocation uploads it"
+        )
+    live = record.live
+    if live is None:
+        return None
+    verdict = compare(candidate, live.object, live.order_at, candidate_is_current=True)
+    if verdict is Verdict.SAME:
+        # Tags a failed write left missing are put back; otherwise they stand as they are.
+        shown = info.tags.get(TAG_STATUS) == Status.UPLOADED
+        return Outcome.duplicate(live.sha256, live.size, retag=not shown)
+    if verdict is Verdict.OLDER:
+        return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"{live.object.identity} is live")
+    return None
+
+
+def _version(ref: ObjectRef, info: ObjectInfo) -> ObjectVersion:
+    return ObjectVersion(ref.bucket, ref.key, info.version_id, info.etag, info.last_modified)
 
 
 def _extension_id(info: ObjectInfo, tag: str) -> str | None:
@@ -233,6 +379,30 @@ def _write_outcome_tags(
             # Without its tags the outcome is invisible: let the platform try again.
             return replace(outcome, transient=True)
     return outcome
+
+
+def _remember_outcome(
+    ref: ObjectRef, facts: _Facts, outcome: Outcome, runtime: Runtime, request_id: str
+) -> None:
+    """The extension's recent outcomes in the ledger, for ``ece-uploader status``."""
+    assert facts.extension_id is not None
+    entry = {
+        "at": format_timestamp(runtime.now()),
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": facts.info.version_id if facts.info else ref.version_id,
+        "status": outcome.status.value,
+        "reason": outcome.reason,
+        "request_id": request_id,
+        "principal": ref.principal,
+    }
+    try:
+        runtime.ledger.record_outcome(facts.extension_id, entry)
+    except LedgerError as error:  # history only: the outcome itself stands
+        logger.warning(
+            "could not keep the outcome in the ledger",
+            extra={"key": ref.key, "reason": error.reason, "error": str(error)},
+        )
 
 
 def _sha256(path: Path) -> str:

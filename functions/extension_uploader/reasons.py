@@ -18,6 +18,7 @@ OBJECT_DELETED = "object.deleted"
 OBJECT_CHANGED = "object.changed"
 TAG_MISSING_EXTENSION_ID = "tag.missing_extension_id"
 TAG_INVALID_EXTENSION_ID = "tag.invalid_extension_id"
+TAG_EXTENSION_NOT_ALLOWED = "tag.extension_not_allowed"
 
 # archive
 ZIP_NOT_A_ZIP = "zip.not_a_zip"
@@ -57,6 +58,8 @@ SECRET_INVALID = "secret.invalid"
 S3_ACCESS_DENIED = "s3.access_denied"
 S3_ERROR = "s3.error"
 LAMBDA_OUT_OF_TIME = "lambda.out_of_time"
+LEDGER_UNAVAILABLE = "ledger.unavailable"
+LEDGER_BUSY = "ledger.busy"
 
 # logs and metrics only, never tags: an event the function cannot read (raised,
 # so it reaches the on-failure destination) and a bug (raised, so it is retried)

@@ -56,6 +56,8 @@ def record_outcome(
         "reason": outcome.reason,
         "bytes": outcome.uploaded_bytes,
         "milliseconds": round(milliseconds, 1),
+        "principal": ref.principal,
+        "source_ip": ref.source_ip,
     }
     if outcome.sha256:
         fields["sha256"] = outcome.sha256

@@ -18,7 +18,12 @@ from urllib.parse import quote
 import requests
 
 from ece_uploader.local import invoke, read_function, stdout_redirected
-from ece_uploader.samples import UNKNOWN_EXTENSION_ID, DemoSample, demo_samples
+from ece_uploader.samples import (
+    NOT_ALLOWED_EXTENSION_ID,
+    UNKNOWN_EXTENSION_ID,
+    DemoSample,
+    demo_samples,
+)
 from ece_uploader.sandbox import BUCKET
 
 if TYPE_CHECKING:
@@ -89,6 +94,8 @@ def _extension_id(sandbox: Sandbox, sample: DemoSample) -> str | None:
         return None
     if sample.extension == "unknown":
         return UNKNOWN_EXTENSION_ID
+    if sample.extension == "not-allowed":
+        return NOT_ALLOWED_EXTENSION_ID
     return str(sandbox.extensions[sample.extension]["id"])
 
 
@@ -122,7 +129,7 @@ def _check(sandbox: Sandbox, samples: list[DemoSample], rows: list[dict[str, str
                 f"{sample.key}: expected {expected}, got {(row['status'], row['reason'])}"
             )
     for sample in samples:
-        if sample.expected_status != "uploaded" or sample.extension is None:
+        if sample.expected_status != "uploaded" or sample.extension not in sandbox.extensions:
             continue
         stored = _download_from_ece(sandbox, str(sandbox.extensions[sample.extension]["id"]))
         if stored != sample.data:

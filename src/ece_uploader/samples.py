@@ -63,12 +63,14 @@ def corrupt_zip() -> bytes:
 class DemoSample:
     key: str
     data: bytes
-    extension: str | None  # name of a sandbox extension, "unknown", or None for no tag
+    # name of a sandbox extension, "unknown", "not-allowed", or None for no tag
+    extension: str | None
     expected_status: str
     expected_reason: str
 
 
 UNKNOWN_EXTENSION_ID = "9999999999"
+NOT_ALLOWED_EXTENSION_ID = "1111111111"  # outside the sandbox's ALLOWED_EXTENSION_IDS
 
 
 def demo_samples() -> list[DemoSample]:
@@ -96,5 +98,12 @@ def demo_samples() -> list[DemoSample]:
             "unknown",
             "failed",
             "ece.extensions.not_found",
+        ),
+        DemoSample(
+            "incoming/not-allowed.zip",
+            bundle_zip(),
+            "not-allowed",
+            "rejected",
+            "tag.extension_not_allowed",
         ),
     ]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from ece_uploader.emulator import EceEmulator
+from ece_uploader.samples import UNKNOWN_EXTENSION_ID
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 BUCKET = "ece-extensions"
 QUEUE = "ece-extensions-events"
+LEDGER_TABLE = "ece-extension-uploader-ledger"
 SECRET_ID = "ece-extension-uploader/api-key"  # noqa: S105 - a name, not a value
 LOOPBACK = "127.0.0.1"
 # Dummy credentials: moto accepts anything, and real ones must never leak here.
@@ -106,6 +108,11 @@ class Sandbox:
         return client
 
     @property
+    def allowed_extension_ids(self) -> list[str]:
+        """The sample extensions, and one id ECE does not know (so ECE's answer shows)."""
+        return [*sorted(str(ext["id"]) for ext in self.extensions.values()), UNKNOWN_EXTENSION_ID]
+
+    @property
     def ece_api_url(self) -> str:
         assert self.emulator is not None, "start() the sandbox first"
         return str(self.emulator.url)
@@ -118,11 +125,15 @@ class Sandbox:
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "ECE_API_URL": self.ece_api_url,
             "ECE_SECRET_ID": SECRET_ID,
+            "LEDGER_TABLE": LEDGER_TABLE,
+            "ALLOWED_EXTENSION_IDS": ",".join(self.allowed_extension_ids),
             "POWERTOOLS_SERVICE_NAME": "ece-extension-uploader",
             "POWERTOOLS_METRICS_NAMESPACE": "ECEExtensionUploader",
         }
         if self.tls and self.emulator is not None:
             env["ECE_CA_BUNDLE"] = str(self.emulator.ca_bundle_path)
+        else:
+            env["ECE_ALLOW_HTTP"] = "true"  # loopback only: the key never leaves the machine
         return env
 
     def info(self) -> dict[str, Any]:
@@ -132,6 +143,7 @@ class Sandbox:
             "bucket": BUCKET,
             "queue_url": self.queue_url,
             "secret_id": SECRET_ID,
+            "ledger_table": LEDGER_TABLE,
             "extensions": self.extensions,
             "env": self.env,
         }
@@ -176,3 +188,14 @@ class Sandbox:
         self.client("secretsmanager").create_secret(
             Name=SECRET_ID, SecretString=json.dumps({"api_key": self.api_key})
         )
+        create_ledger_table(self.client("dynamodb"), LEDGER_TABLE)
+
+
+def create_ledger_table(dynamodb: Any, name: str) -> None:
+    """The ledger table as the template declares it: one item per extension id."""
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "extension_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "extension_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -21,6 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ece_uploader.emulator import EceEmulator
+from ece_uploader.sandbox import create_ledger_table
 from extension_uploader.app import build_runtime, handle_event
 from extension_uploader.config import Settings
 from extension_uploader.deadline import Deadline
@@ -107,11 +108,29 @@ def plugin(ece: EceEmulator) -> str:
 
 
 @pytest.fixture
-def make_runtime(ece: EceEmulator, secret_id: str) -> Callable[..., Runtime]:
+def ledger_table(aws_endpoint: str) -> str:
+    """A fresh ledger table per test, as the template declares it."""
+    name = f"ledger-{uuid.uuid4().hex[:12]}"
+    create_ledger_table(boto3.client("dynamodb"), name)
+    return name
+
+
+@pytest.fixture
+def function_env(ece: EceEmulator, secret_id: str, ledger_table: str) -> dict[str, str]:
+    """The settings every test runtime starts from (the emulator serves plain HTTP)."""
+    return {
+        "ECE_API_URL": ece.url,
+        "ECE_SECRET_ID": secret_id,
+        "LEDGER_TABLE": ledger_table,
+        "ALLOWED_EXTENSION_IDS": "*",
+        "ECE_ALLOW_HTTP": "true",
+    }
+
+
+@pytest.fixture
+def make_runtime(function_env: dict[str, str]) -> Callable[..., Runtime]:
     def make(env: dict[str, str] | None = None, **client_options: Any) -> Runtime:
-        settings = Settings.from_env(
-            {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id} | (env or {})
-        )
+        settings = Settings.from_env(function_env | (env or {}))
         return build_runtime(settings, **(FAST_RETRIES | client_options))
 
     return make

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ece_uploader.emulator import EceEmulator
-from extension_uploader.inspection import ExtensionInfo, Limits
+from extension_uploader.inspection import Limits
 from extension_uploader.pipeline import Runtime
 
 from ..unit.inspection.corpus import HOSTILE, LEGITIMATE, Case
@@ -44,23 +44,22 @@ def _env(limits: Limits) -> dict[str, str]:
 def test_every_corpus_archive_gets_its_verdict_through_the_handler(
     put: Callable[..., Put], make_runtime: Callable[..., Runtime], ece: EceEmulator, tags_of: Tags
 ) -> None:
-    extensions: dict[ExtensionInfo | None, str] = {}
-
-    def extension_for(info: ExtensionInfo | None) -> str:
-        if info not in extensions:  # as ECE's pre-flight would describe it
-            kind = info.extension_type if info and info.extension_type else "bundle"
-            version = info.version if info and info.version else "*"
-            extensions[info] = str(
-                ece.create_extension(
-                    name=f"corpus-{len(extensions)}", extension_type=kind, version=version
-                )["id"]
-            )
-        return extensions[info]
+    def extension_for(case: Case) -> str:
+        """An extension per case (as ECE's pre-flight would describe it): objects aimed
+        at one extension in the same second would otherwise supersede each other."""
+        info = case.extension
+        kind = info.extension_type if info and info.extension_type else "bundle"
+        version = info.version if info and info.version else "*"
+        return str(
+            ece.create_extension(name=f"corpus-{case.id}", extension_type=kind, version=version)[
+                "id"
+            ]
+        )
 
     groups: dict[Limits, list[tuple[Case, Put, tuple[str, str]]]] = defaultdict(list)
     for case in CASES:
         data = case.build()
-        obj = put(f"corpus/{case.id}.zip", data, {TAG: extension_for(case.extension)})
+        obj = put(f"corpus/{case.id}.zip", data, {TAG: extension_for(case)})
         groups[case.limits].append((case, obj, _expected(case, data)))
 
     for limits, members in groups.items():

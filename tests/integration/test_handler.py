@@ -34,13 +34,14 @@ def test_handler_emits_emf_metrics_with_low_cardinality_dimensions(
     put: Callable[..., Put],
     ece: EceEmulator,
     bundle: str,
-    secret_id: str,
+    function_env: dict[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     metrics.clear_metrics()
+    other = str(ece.create_extension(name="other", extension_type="bundle", version="*")["id"])
     good = put("metrics/good.zip", bundle_zip(), {TAG: bundle})
-    bad = put("metrics/bad.zip", traversal_zip(), {TAG: bundle})
-    env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
+    bad = put("metrics/bad.zip", traversal_zip(), {TAG: other})
+    env = function_env
 
     result = invoke(s3_event(good, bad), SPEC, env)
 
@@ -69,10 +70,10 @@ def test_handler_emits_emf_metrics_with_low_cardinality_dimensions(
 
 
 def test_handler_picks_up_a_changed_environment(
-    put: Callable[..., Put], ece: EceEmulator, bundle: str, secret_id: str
+    put: Callable[..., Put], ece: EceEmulator, bundle: str, function_env: dict[str, str]
 ) -> None:
     obj = put("env/x.zip", bundle_zip(), {TAG: bundle})
-    env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
+    env = function_env
     dry = invoke(s3_event(obj), SPEC, env | {"DRY_RUN": "true"})
     assert dry["results"][0]["reason"] == "upload.dry_run"
     real = invoke(s3_event(obj), SPEC, env)
@@ -86,10 +87,10 @@ def test_missing_settings_fail_loudly(bucket: str) -> None:
 
 
 def test_malformed_event_is_counted_by_reason_and_raised(
-    secret_id: str, ece: EceEmulator, capsys: pytest.CaptureFixture[str]
+    function_env: dict[str, str], ece: EceEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     metrics.clear_metrics()
-    env = {"ECE_API_URL": ece.url, "ECE_SECRET_ID": secret_id}
+    env = function_env
     with pytest.raises(RetryableEventError):
         invoke(
             {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},

@@ -486,7 +486,8 @@ def test_batch_operations_job_gets_a_result_per_task(
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
 ) -> None:
     good = put("batch-ops/good.zip", bundle_zip(), {TAG: bundle})
-    bad = put("batch-ops/bad.zip", traversal_zip(), {TAG: bundle})
+    other = str(ece.create_extension(name="other", extension_type="bundle", version="*")["id"])
+    bad = put("batch-ops/bad.zip", traversal_zip(), {TAG: other})
     busy_ext = str(ece.create_extension(name="busy", extension_type="bundle", version="*")["id"])
     busy = put("batch-ops/busy.zip", bundle_zip(), {TAG: busy_ext})
     ece.script(Fault(status=503, retry_after=0), method="PUT", extension_id=busy_ext, times=None)

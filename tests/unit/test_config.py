@@ -6,7 +6,12 @@ import pytest
 
 from extension_uploader.config import ConfigError, Settings
 
-BASE = {"ECE_API_URL": "https://ece.example.com:12443/", "ECE_SECRET_ID": "ece/key"}
+BASE = {
+    "ECE_API_URL": "https://ece.example.com:12443/",
+    "ECE_SECRET_ID": "ece/key",
+    "LEDGER_TABLE": "ledger",
+    "ALLOWED_EXTENSION_IDS": "*",
+}
 
 
 def test_contract_defaults() -> None:
