@@ -67,7 +67,9 @@ class _Facts:
 
     info: ObjectInfo | None = None
     extension_id: str | None = None
-    known_to_ece: bool = False  # the pre-flight found the extension: the ledger keeps the outcome
+    # The ledger keeps the outcome of objects aimed at an extension it holds, or that
+    # ECE's pre-flight found: never for ids that may not exist.
+    tracked: bool = False
     log: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +117,7 @@ def process_object(
         outcome = _ece_outcome(error)
     if facts.info is not None and outcome.record_tags:
         outcome = _write_outcome_tags(ref, facts.info, outcome, runtime)
-    if facts.known_to_ece and facts.extension_id:
+    if facts.tracked and facts.extension_id:
         _remember_outcome(ref, facts, outcome, runtime, request_id)
     result = ObjectResult(
         ref, outcome, facts.extension_id, facts.info.version_id if facts.info else ref.version_id
@@ -164,11 +166,13 @@ def _check_and_upload(
     if not settings.targets.permits(ref.key, extension_id):
         return Outcome.rejected(reasons.TAG_EXTENSION_NOT_ALLOWED, detail=f"key {ref.key}")
     candidate = _version(ref, info)
-    if settled := _settled_by_ledger(runtime.ledger.read(extension_id), candidate, info, runtime):
+    record = runtime.ledger.read(extension_id)
+    facts.tracked = record.live is not None
+    if settled := _settled_by_ledger(record, candidate, info, runtime):
         return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
-    facts.known_to_ece = True
+    facts.tracked = True
     facts.log.update(extension_type=extension.extension_type, extension_version=extension.version)
 
     with TemporaryDirectory(prefix="ece-upload-") as workdir:

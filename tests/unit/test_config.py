@@ -74,8 +74,30 @@ def test_empty_values_mean_the_default() -> None:
         ({"ECE_TLS_VERIFY": "maybe"}, "ECE_TLS_VERIFY"),
         ({"ECE_TIMEOUT_SECONDS": "0"}, "ECE_TIMEOUT_SECONDS"),
         ({"ECE_TIMEOUT_SECONDS": "nan"}, "ECE_TIMEOUT_SECONDS"),
+        ({"LEDGER_TABLE": ""}, "LEDGER_TABLE is required: the DynamoDB table"),
+        ({"ALLOWED_EXTENSION_IDS": ""}, "ALLOWED_EXTENSION_IDS is required: comma-separated"),
+        ({"ALLOWED_EXTENSION_IDS": ","}, "ALLOWED_EXTENSION_IDS names no extension id"),
+        ({"EXTENSION_ROUTES": "{"}, "EXTENSION_ROUTES is not JSON"),
+        ({"ECE_API_URL": "http://ece:12400"}, "travel in clear.*ECE_ALLOW_HTTP=true"),
+        ({"ECE_ALLOW_HTTP": "sometimes"}, "ECE_ALLOW_HTTP"),
     ],
 )
 def test_bad_settings_fail_with_the_variable_named(overrides: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         Settings.from_env(BASE | overrides)
+
+
+def test_plain_http_needs_the_opt_in() -> None:
+    settings = Settings.from_env(
+        BASE | {"ECE_API_URL": "http://ece:12400", "ECE_ALLOW_HTTP": "true"}
+    )
+    assert settings.ece_api_url == "http://ece:12400" and settings.allow_http
+
+
+def test_the_allow_list_and_routes_are_read_once() -> None:
+    settings = Settings.from_env(
+        BASE | {"ALLOWED_EXTENSION_IDS": "111,222", "EXTENSION_ROUTES": '{"a/": ["222"]}'}
+    )
+    assert settings.targets.permits("a/x.zip", "222")
+    assert not settings.targets.permits("a/x.zip", "111")
+    assert settings.ledger_table == "ledger"

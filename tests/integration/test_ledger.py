@@ -1,0 +1,326 @@
+"""Newest wins and exactly once, under concurrency: each interleaving forced for real.
+
+Two invocations are two threads with a runtime each (two warm containers); ECE
+is slowed or throttled by the emulator's faults so that the interleaving the
+test names really happens, and the test waits on what ECE received before it
+starts the other invocation.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+
+from ece_uploader.emulator import EceEmulator, Fault
+from extension_uploader.app import RetryableEventError
+from extension_uploader.ledger import Ledger
+from extension_uploader.outcome import TAG_SHA256, TAG_STATUS
+from extension_uploader.pipeline import Runtime
+
+from .conftest import TAG, Put, Tags, outcome, run, s3_event
+
+
+def zip_with(label: str) -> bytes:
+    """A valid bundle whose bytes say which object it is."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        entry = zipfile.ZipInfo("dictionaries/synonyms.txt", date_time=(2026, 11, 30, 9, 0, 0))
+        archive.writestr(entry, f"{label}, {label}-synonym\n" * 10)
+    return buffer.getvalue()
+
+
+def in_background(pool: ThreadPoolExecutor, event: Any, runtime: Runtime) -> Future[Any]:
+    return pool.submit(run, event, runtime)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "the interleaving did not happen"
+        time.sleep(0.02)
+
+
+def next_second() -> None:
+    """S3 keeps LastModified to the second: make the next put visibly newer."""
+    time.sleep(1.05 - time.time() % 1)
+
+
+def accepted(ece: EceEmulator, extension_id: str) -> list[str]:
+    return [upload.sha256 for upload in ece.uploads(extension_id)]
+
+
+def test_older_version_waiting_out_retry_after_never_lands_after_the_newer_one(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    # Given v1's first PUT is throttled with Retry-After: 2
+    ece.script(Fault(status=429, retry_after=2), method="PUT", extension_id=bundle)
+    v1 = put("team/synonyms.zip", zip_with("v1"), {TAG: bundle})
+    with ThreadPoolExecutor(2) as pool:
+        first = in_background(pool, s3_event(v1), make_runtime())
+        wait_for(lambda: len(ece.find_requests("PUT")) == 1)
+        # When v2 of the same key is put and handled while v1 waits
+        next_second()
+        v2 = put("team/synonyms.zip", zip_with("v2"), {TAG: bundle})
+        second = in_background(pool, s3_event(v2), make_runtime())
+        first.result(), second.result()
+
+    # Then v1 gives up before its retry and ECE holds v2, sent once
+    assert outcome(tags_of(v1)) == ("skipped", "upload.superseded")
+    assert outcome(tags_of(v2)) == ("uploaded", "ok")
+    assert ece.stored_bytes(bundle) == zip_with("v2")
+    assert accepted(ece, bundle) == [v2.sha256]
+    assert len(ece.find_requests("PUT")) == 2  # v1's throttled attempt, v2's upload
+
+
+def test_slow_older_upload_finishes_first_and_the_newer_one_follows_it(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    ece.script(Fault(delay=2), method="PUT", extension_id=bundle)  # v1's PUT takes 2 s
+    v1 = put("team/slow.zip", zip_with("v1"), {TAG: bundle})
+    with ThreadPoolExecutor(2) as pool:
+        first = in_background(pool, s3_event(v1), make_runtime())
+        wait_for(lambda: len(ece.find_requests("PUT")) == 1)
+        next_second()
+        v2 = put("team/slow.zip", zip_with("v2"), {TAG: bundle})
+        second = in_background(pool, s3_event(v2), make_runtime())
+        first.result(), second.result()
+
+    assert outcome(tags_of(v1)) == ("uploaded", "ok")
+    assert outcome(tags_of(v2)) == ("uploaded", "ok")
+    assert accepted(ece, bundle) == [v1.sha256, v2.sha256]  # in that order, once each
+    assert ece.stored_bytes(bundle) == zip_with("v2")
+    live = make_runtime().ledger.read(bundle).live
+    assert live is not None and live.object.version_id == v2.version_id
+
+
+@pytest.mark.parametrize("order", ["older first", "newer first"])
+def test_two_keys_for_one_extension_leave_the_newer_object_live(
+    order: str,
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    older = put("team-a/synonyms.zip", zip_with("a"), {TAG: bundle})
+    next_second()
+    newer = put("team-b/synonyms.zip", zip_with("b"), {TAG: bundle})
+
+    for obj in (older, newer) if order == "older first" else (newer, older):
+        run(s3_event(obj), runtime)
+
+    assert ece.stored_bytes(bundle) == zip_with("b")
+    assert outcome(tags_of(newer)) == ("uploaded", "ok")
+    if order == "older first":
+        assert outcome(tags_of(older)) == ("uploaded", "ok")
+        assert accepted(ece, bundle) == [older.sha256, newer.sha256]
+    else:
+        assert outcome(tags_of(older)) == ("skipped", "upload.superseded")
+        assert accepted(ece, bundle) == [newer.sha256]
+
+
+def test_two_keys_for_one_extension_at_once_end_with_the_newer_one(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    ece.script(Fault(delay=1), method="PUT", extension_id=bundle, times=None)
+    older = put("team-a/at-once.zip", zip_with("a"), {TAG: bundle})
+    next_second()
+    newer = put("team-b/at-once.zip", zip_with("b"), {TAG: bundle})
+    with ThreadPoolExecutor(2) as pool:
+        futures = [in_background(pool, s3_event(obj), make_runtime()) for obj in (newer, older)]
+        for future in futures:
+            future.result()
+
+    assert ece.stored_bytes(bundle) == zip_with("b")
+    assert accepted(ece, bundle)[-1] == newer.sha256
+    assert len(accepted(ece, bundle)) == len(set(accepted(ece, bundle)))  # once each at most
+
+
+def test_one_event_delivered_twice_at_once_is_uploaded_once(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    ece.script(Fault(delay=1.5), method="PUT", extension_id=bundle)  # keeps the first busy
+    obj = put("dup/at-once.zip", zip_with("once"), {TAG: bundle})
+    event = s3_event(obj)
+    with ThreadPoolExecutor(2) as pool:
+        first = in_background(pool, event, make_runtime())
+        wait_for(lambda: len(ece.find_requests("PUT")) == 1)
+        second = in_background(pool, event, make_runtime())
+        results = [first.result(), second.result()]
+
+    reasons = sorted(result["results"][0]["reason"] for result in results)
+    assert reasons == ["ok", "upload.duplicate"]
+    assert len(ece.find_requests("PUT")) == 1
+    assert accepted(ece, bundle) == [obj.sha256]
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+def test_late_retry_of_an_older_object_after_a_newer_one_is_live_is_superseded(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    old = put("a/late.zip", zip_with("old"), {TAG: bundle})
+    next_second()
+    new = put("b/late.zip", zip_with("new"), {TAG: bundle})
+    run(s3_event(new), runtime)
+
+    run(s3_event(old), runtime)  # the platform's retry, minutes later
+    run(s3_event(old), runtime)  # and a replay after that
+
+    assert outcome(tags_of(old)) == ("skipped", "upload.superseded")
+    assert ece.stored_bytes(bundle) == zip_with("new")
+    assert accepted(ece, bundle) == [new.sha256]
+
+
+def test_a_delete_marker_is_never_tagged(
+    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    obj = put("gone/x.zip", zip_with("x"), {TAG: bundle})
+    s3.delete_object(Bucket=obj.bucket, Key=obj.key)  # a normal delete: a delete marker
+
+    result = run(s3_event(obj), runtime)
+
+    assert result["results"][0]["reason"] == "object.deleted"
+    assert TAG_STATUS not in tags_of(obj)  # the old version keeps the tags it had
+    assert ece.requests == []
+
+
+def test_forged_uploaded_tag_does_not_stop_an_upload(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    forged = {TAG: bundle, TAG_STATUS: "uploaded", TAG_SHA256: "0" * 64}
+    obj = put("forged/x.zip", zip_with("real"), forged)
+
+    run(s3_event(obj), runtime)
+
+    assert ece.stored_bytes(bundle) == zip_with("real")
+    assert tags_of(obj)[TAG_SHA256] == obj.sha256
+
+
+def test_duplicate_puts_back_uploaded_tags_a_failed_tag_write_left_missing(
+    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    obj = put("retag/x.zip", zip_with("x"), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    s3.put_object_tagging(  # as if the outcome tags had never been written
+        Bucket=obj.bucket,
+        Key=obj.key,
+        VersionId=obj.version_id,
+        Tagging={"TagSet": [{"Key": TAG, "Value": bundle}]},
+    )
+
+    result = run(s3_event(obj), runtime)
+
+    assert result["results"][0]["reason"] == "upload.duplicate"
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    assert tags_of(obj)[TAG_SHA256] == obj.sha256
+    assert len(ece.uploads(bundle)) == 1
+
+
+def test_a_lease_that_cannot_be_had_in_time_is_transient(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    ledger_table: str,
+) -> None:
+    ledger = Ledger(boto3.client("dynamodb"), ledger_table)
+    boto3.client("dynamodb").put_item(  # another invocation holds the lease for 10 minutes
+        TableName=ledger_table,
+        Item={
+            "extension_id": {"S": bundle},
+            "lease_owner": {"S": "someone-else"},
+            "lease_expires": {"N": str(int((time.time() + 600) * 1000))},
+            "lease_object": {"S": "s3://other/key#v"},
+        },
+    )
+    obj = put("busy/x.zip", zip_with("x"), {TAG: bundle})
+
+    started = time.monotonic()
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), make_runtime(), seconds=18)  # 8 s of work time after the reserve
+
+    assert time.monotonic() - started < 15
+    assert outcome(tags_of(obj)) == ("failed", "ledger.busy")
+    assert ece.uploads(bundle) == []
+    assert ledger.read(bundle).lease_owner == "someone-else"
+
+
+def test_an_expired_lease_is_taken_over(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
+) -> None:
+    boto3.client("dynamodb").put_item(  # an invocation that died: its lease ran out
+        TableName=ledger_table,
+        Item={
+            "extension_id": {"S": bundle},
+            "lease_owner": {"S": "dead"},
+            "lease_expires": {"N": str(int((time.time() - 1) * 1000))},
+            "lease_object": {"S": "s3://other/key#v"},
+        },
+    )
+    obj = put("taken/x.zip", zip_with("x"), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    assert ece.stored_bytes(bundle) == zip_with("x")
+    assert runtime.ledger.read(bundle).lease_owner is None
+
+
+def test_an_unreachable_ledger_is_transient_and_nothing_is_uploaded(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    obj = put("no-ledger/x.zip", zip_with("x"), {TAG: bundle})
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), make_runtime({"LEDGER_TABLE": "no-such-table"}))
+    assert outcome(tags_of(obj)) == ("failed", "ledger.unavailable")
+    assert ece.requests == []
+
+
+def test_the_ledger_records_what_is_live_who_put_it_and_the_last_outcomes(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str
+) -> None:
+    first = put("audit/a.zip", zip_with("a"), {TAG: bundle})
+    event = s3_event(first)
+    event["Records"][0]["userIdentity"] = {"principalId": "AWS:AIDAEXAMPLE:ci-pipeline"}
+    event["Records"][0]["requestParameters"] = {"sourceIPAddress": "192.0.2.10"}
+    run(event, runtime)
+    run(event, runtime)  # a duplicate
+
+    record = runtime.ledger.read(bundle)
+    assert record.live is not None
+    assert record.live.object.key == "audit/a.zip"
+    assert record.live.object.version_id == first.version_id
+    assert record.live.sha256 == first.sha256 and record.live.size == first.size
+    assert record.live.principal == "AWS:AIDAEXAMPLE:ci-pipeline"
+    assert record.live.source_ip == "192.0.2.10"
+    assert record.live.ece_size == first.size and record.live.ece_last_modified
+    assert [(o["status"], o["reason"]) for o in record.outcomes] == [
+        ("skipped", "upload.duplicate"),
+        ("uploaded", "ok"),
+    ]
+    assert record.outcomes[0]["principal"] == "AWS:AIDAEXAMPLE:ci-pipeline"
