@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import requests
 
+from ece_uploader.commands import status
+from ece_uploader.commands.common import Context
 from ece_uploader.local import invoke, read_function, stdout_redirected
 from ece_uploader.samples import (
     NOT_ALLOWED_EXTENSION_ID,
@@ -61,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             rows = [_outcome_row(sandbox, sample) for sample in samples]
             _print_table(rows)
             problems = _check(sandbox, samples, rows)
+            print("\n$ ece-uploader status --env-vars <the sandbox's description>")
+            if status.show(status.collect(Context(sandbox.env))):
+                problems.append("status flagged drift between the ledger and ECE")
             if failures:
                 problems.append(f"{failures} invocation(s) raised: see the function's log")
         if args.log_file is None and problems:
