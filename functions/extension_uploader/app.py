@@ -158,6 +158,10 @@ def _batch_result(delivery: Delivery, results: list[ObjectResult]) -> dict[str, 
             code = "TemporaryFailure"
         elif outcome.status in (Status.REJECTED, Status.FAILED):
             code = "PermanentFailure"
+        elif outcome.reason == reasons.OBJECT_DELETED:
+            # The task named an object that is not there (or no longer is): the job's
+            # report must show it, or a wrong key would pass for a success.
+            code = "PermanentFailure"
         else:
             code = "Succeeded"
     return {"taskId": delivery.message_id or "", "resultCode": code, "resultString": text}

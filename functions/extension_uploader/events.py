@@ -238,10 +238,15 @@ def _short_text(value: object) -> str | None:
 
 
 def _bucket_from_arn(arn: object) -> str | None:
-    prefix = "arn:aws:s3:::"
-    if isinstance(arn, str) and arn.startswith(prefix):
-        return arn[len(prefix) :]
-    return None
+    """``arn:<partition>:s3:::<bucket>`` in any partition (aws, aws-cn, aws-us-gov, ...)."""
+    if not isinstance(arn, str):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or parts[2] != "s3":
+        return None
+    if parts[3] or parts[4] or not parts[5] or "/" in parts[5]:
+        return None
+    return parts[5]
 
 
 def _object(bucket: str, key: str, version: object, etag: object, size: object) -> ObjectRef | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from ece_uploader.local import read_env_file, read_function
 from ece_uploader.samples import bundle_zip
@@ -51,9 +52,16 @@ def sandbox_info(tmp_path_factory: pytest.TempPathFactory) -> Any:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         assert time.monotonic() < deadline, "sandbox did not start"
         time.sleep(0.1)
-    yield json.loads(info.read_text()) | {"_path": info, "_process": process}
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+    described = json.loads(info.read_text())
+    try:
+        yield described | {"_path": info, "_process": process}
+        # Like every emulator a test starts: what the function sent conformed to the spec.
+        reply = requests.get(f"{described['ece_api_url']}/_emulator/spec-violations", timeout=10)
+        assert reply.status_code == 200
+        assert reply.json() == {"spec_violations": []}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
 
 
 def test_sandbox_describes_what_invoke_needs(sandbox_info: Any) -> None:
@@ -111,7 +119,9 @@ def test_invoke_runs_the_handler_like_sam_local_invoke(sandbox_info: Any, tmp_pa
     result = json.loads(done.stdout)  # stdout is only the result
     assert result["results"][0]["status"] == "uploaded"
     assert '"_aws"' in done.stderr  # EMF metrics went to stderr, as SAM does
-    assert env["ECE_API_URL"] in sandbox_info["ece_api_url"]
+    assert env["ECE_API_URL"] == sandbox_info["ece_api_url"]  # the function used the sandbox's ECE
+    puts = requests.get(f"{env['ECE_API_URL']}/_emulator/uploads", timeout=10).json()["uploads"]
+    assert [upload["extension_id"] for upload in puts] == [bundle_id]
 
 
 def test_invoke_exits_non_zero_when_the_handler_raises(sandbox_info: Any, tmp_path: Path) -> None:
@@ -140,9 +150,33 @@ def test_invoke_usage_errors_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "missing.json" in done.stderr
 
 
+# ``ece-uploader demo``, reporting on stderr what its emulator saw against the spec
+# before the sandbox stops (the emulator lives and dies inside the demo's process).
+DEMO_CHECKING_THE_SPEC = """
+import json, sys
+from ece_uploader import cli, sandbox
+stop = sandbox.Sandbox.stop
+def stop_and_report(self):
+    if self.emulator is not None:
+        violations = self.emulator.spec_violations
+        print("SPEC-VIOLATIONS " + json.dumps(violations), file=sys.stderr)
+    stop(self)
+sandbox.Sandbox.stop = stop_and_report
+sys.exit(cli.main(["demo"]))
+"""
+
+
 def test_demo_prints_every_expected_outcome() -> None:
-    done = subprocess.run([*CLI, "demo"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", DEMO_CHECKING_THE_SPEC],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    reports = [line for line in done.stderr.splitlines() if line.startswith("SPEC-VIOLATIONS ")]
+    assert reports == ["SPEC-VIOLATIONS []"], done.stderr
     lines = done.stdout.splitlines()
     for key, status, reason in [
         ("bundles/synonyms v1.zip", "uploaded", "ok"),

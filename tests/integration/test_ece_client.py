@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,10 @@ import pytest
 from ece_uploader.emulator import EceEmulator, Fault
 from ece_uploader.samples import bundle_zip
 from extension_uploader import reasons
-from extension_uploader.app import RetryableEventError
+from extension_uploader.app import RetryableEventError, handle_event
 from extension_uploader.credentials import parse_secret
-from extension_uploader.deadline import Deadline
-from extension_uploader.ece import EceClient, EceError
+from extension_uploader.deadline import DEFAULT_RESERVE_SECONDS, Deadline
+from extension_uploader.ece import MAX_ATTEMPTS, EceClient, EceError
 from extension_uploader.pipeline import Runtime
 
 from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event
@@ -129,11 +132,13 @@ def test_backoff_without_retry_after_is_bounded_jitter(
     ece: EceEmulator, bundle: str, zip_file: Path
 ) -> None:
     waits: list[float] = []
-    ece.script(Fault(status=502, html="<html>bad gateway</html>"), method="PUT", times=3)
+    ece.script(Fault(status=502, html="<html>bad gateway</html>"), method="PUT", times=4)
     client = EceClient(ece.url, StaticKey(), sleep=waits.append)
     client.upload(bundle, zip_file, Deadline.after(600))
-    assert len(waits) == 3
-    assert all(0 <= wait <= 2 ** (n + 1) for n, wait in enumerate(waits, start=1))
+    assert len(waits) == 4
+    # full jitter: uniform(0, min(20, 1 s * 2**attempt)) after the attempt-th failure
+    assert all(0 <= wait <= min(20, 2**n) for n, wait in enumerate(waits, start=1))
+    assert len(ece.find_requests("PUT")) == 5 and len(ece.uploads(bundle)) == 1
 
 
 def test_connection_reset_mid_body_is_retried_from_the_file(
@@ -150,7 +155,7 @@ def test_connection_reset_mid_body_is_retried_from_the_file(
     assert ece.stored_bytes(bundle) == data
 
 
-def test_never_answering_ece_times_out_within_the_deadline(
+def test_never_answering_ece_times_out_and_is_retried_up_to_the_attempt_limit(
     ece: EceEmulator, bundle: str, zip_file: Path
 ) -> None:
     ece.script(Fault(hang=True), method="PUT", times=None)
@@ -158,16 +163,75 @@ def test_never_answering_ece_times_out_within_the_deadline(
     with pytest.raises(EceError) as caught:
         client.upload(bundle, zip_file, Deadline.after(60))
     assert caught.value.reason == reasons.ECE_TIMEOUT and caught.value.transient
-    assert len(ece.find_requests("PUT")) == 5
+    assert len(ece.find_requests("PUT")) == MAX_ATTEMPTS
+
+
+def test_never_answering_ece_times_out_within_the_deadline(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    """The read timeout (ECE_TIMEOUT_SECONDS) is clipped to the time the invocation has left."""
+    ece.script(Fault(hang=True), method="PUT", times=None)
+    work_seconds, read_timeout = 3.0, 15.0
+    client = EceClient(
+        ece.url, StaticKey(), timeout_seconds=read_timeout, backoff_base_seconds=0.01
+    )
+    started = time.monotonic()
+    with pytest.raises(EceError) as caught:
+        client.upload(bundle, zip_file, Deadline.after(work_seconds, reserve_seconds=0))
+    elapsed = time.monotonic() - started
+    assert caught.value.reason in (reasons.ECE_TIMEOUT, reasons.LAMBDA_OUT_OF_TIME)
+    assert caught.value.transient
+    assert elapsed < work_seconds + 1.5, f"took {elapsed:.1f} s: the read timeout was not clipped"
+
+
+class Clock:
+    """An invocation's clock where the client's sleeps pass instantly but still count.
+
+    ``remaining_ms`` is what Lambda's context would say: the budget less the real
+    time spent and the time slept. ``sleep`` records each wait.
+    """
+
+    def __init__(self, budget_seconds: float) -> None:
+        self._end = time.monotonic() + budget_seconds
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def remaining_ms(self) -> int:
+        return int((self._end - time.monotonic() - sum(self.waits)) * 1000)
+
+
+def test_retries_never_sleep_past_the_deadline(
+    ece: EceEmulator, bundle: str, zip_file: Path
+) -> None:
+    ece.script(Fault(status=503, retry_after=15), method="PUT", times=None)
+    clock = Clock(budget_seconds=20)
+    client = EceClient(ece.url, StaticKey(), sleep=clock.sleep)
+    with pytest.raises(EceError) as caught:
+        client.upload(bundle, zip_file, Deadline(clock.remaining_ms, reserve_seconds=0))
+    assert caught.value.reason == reasons.LAMBDA_OUT_OF_TIME and caught.value.transient
+    # 15 s + a 2 s attempt fit in 20 s once; a second 15 s wait would not
+    assert clock.waits == [15.0]
+    assert clock.remaining_ms() > 0
+    assert len(ece.find_requests("PUT")) == 2
 
 
 def test_out_of_time_stops_retrying_and_leaves_time_for_the_tags(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
 ) -> None:
     ece.script(Fault(status=503, retry_after=60), method="PUT", times=None)
     obj = put("late.zip", bundle_zip(), {TAG: bundle})
+    clock = Clock(budget_seconds=20)  # 10 s reserve: 10 s of work, then a 60 s wait asked
+    runtime = make_runtime(sleep=clock.sleep)
     with pytest.raises(RetryableEventError):
-        run(s3_event(obj), runtime, seconds=20)  # 10 s reserve: 10 s of work, a 60 s wait
+        handle_event(s3_event(obj), runtime, Deadline(clock.remaining_ms))
+    assert clock.waits == []  # the 60 s wait was not taken
+    assert clock.remaining_ms() / 1000 >= DEFAULT_RESERVE_SECONDS  # the reserve is intact
     assert outcome(tags_of(obj)) == ("failed", "lambda.out_of_time")
     assert len(ece.find_requests("PUT")) == 1
 
@@ -234,6 +298,7 @@ def tls_ece() -> Iterator[EceEmulator]:
     emulator.start()
     try:
         yield emulator
+        assert emulator.spec_violations == []
     finally:
         emulator.stop()
 
@@ -355,6 +420,72 @@ def test_a_file_ece_keeps_cutting_short_fails_transiently_and_needs_attention(
     assert outcome(tags_of(obj)) == ("uploaded", "ok")
     assert ece.stored_bytes(bundle) == bundle_zip()
     assert runtime.ledger.read(bundle).attention is None
+
+
+class _SizeReportingEce(BaseHTTPRequestHandler):
+    """An ECE that takes any upload and reports ``file_metadata.size`` as scripted."""
+
+    protocol_version = "HTTP/1.1"
+    reported_size = 0
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        remaining = int(self.headers.get("Content-Length") or 0)
+        while remaining > 0:
+            remaining -= len(self.rfile.read(min(remaining, 65536)))
+        extension_id = self.path.rsplit("/", 1)[-1]
+        body = json.dumps(
+            {
+                "id": extension_id,
+                "name": "sized",
+                "extension_type": "bundle",
+                "version": "*",
+                "url": f"http://127.0.0.1/{extension_id}",
+                "file_metadata": {
+                    "size": self.reported_size,
+                    "url": f"http://127.0.0.1/files/{extension_id}.zip",
+                    "last_modified_date": "2026-11-28T09:15:00.123Z",
+                },
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def sized_ece() -> Iterator[tuple[str, type[_SizeReportingEce]]]:
+    handler = type("Handler", (_SizeReportingEce,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("difference", [-1, +1, +1000])
+def test_ece_reporting_another_size_than_sent_is_a_size_mismatch(
+    difference: int, sized_ece: tuple[str, type[_SizeReportingEce]], zip_file: Path
+) -> None:
+    url, handler = sized_ece
+    sent = zip_file.stat().st_size
+    client = EceClient(url, StaticKey())
+    handler.reported_size = sent
+    assert client.upload("4242", zip_file, Deadline.after(60)).file_size == sent
+    handler.reported_size = sent + difference
+    with pytest.raises(EceError) as caught:
+        client.upload("4242", zip_file, Deadline.after(60))
+    assert caught.value.reason == reasons.ECE_SIZE_MISMATCH
+    assert caught.value.server_message == f"ECE stored {sent + difference} bytes of {sent} sent"
 
 
 def test_ece_500_is_transient_and_left_to_the_platform(

@@ -40,11 +40,13 @@ def only_object(event: object) -> ObjectRef:
     return ref
 
 
-def test_powertools_s3_sample_is_one_object_with_version_and_etag() -> None:
+def test_powertools_s3_sample_is_one_object_with_its_etag_and_size() -> None:
     ref = only_object(load("s3Event.json"))
     assert ref.bucket == "lambda-artifacts-deafc19498e3f2df"
     assert ref.key == "b21b84d653bb07b05b1e6b33684dc11b"
-    assert ref.version_id is None or isinstance(ref.version_id, str)
+    assert ref.etag == "b21b84d653bb07b05b1e6b33684dc11b"
+    assert ref.size == 1305107
+    assert ref.version_id is None  # an unversioned bucket's record carries no versionId
 
 
 @pytest.mark.parametrize(
@@ -155,6 +157,49 @@ def test_batch_operations_tasks(schema: str) -> None:
     assert delivery.message_id == "dGFza2lkZ29lc2hlcmUK"
     assert delivery.objects[0].key == "prefix/dataset/dataset.20231222.json.gz"
     assert parsed.batch_meta and parsed.batch_meta["invocationId"]
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov", "aws-iso-b"])
+def test_batch_task_bucket_arn_of_any_partition(partition: str) -> None:
+    event = load("s3BatchOperationEventSchemaV1.json")
+    event["tasks"][0]["s3BucketArn"] = f"arn:{partition}:s3:::my-bucket.example"
+    [delivery] = parse_event(event).deliveries
+    assert delivery.problem is None
+    assert delivery.objects[0].bucket == "my-bucket.example"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:s3:::",  # no bucket
+        "arn::s3:::bucket",  # no partition
+        "arn:aws:sqs:::bucket",  # not S3
+        "arn:aws:s3:us-east-1:123456789012:bucket",  # region and account: not a bucket ARN
+        "arn:aws:s3:::bucket/key.zip",  # an object, not a bucket
+        "aws:s3:::bucket",
+        42,
+    ],
+)
+def test_batch_task_with_a_bad_bucket_arn_is_a_problem(arn: object) -> None:
+    event = load("s3BatchOperationEventSchemaV1.json")
+    event["tasks"][0]["s3BucketArn"] = arn
+    [delivery] = parse_event(event).deliveries
+    assert delivery.problem == "batch task has no bucket or key"
+    assert delivery.objects == ()
+
+
+@pytest.mark.parametrize(
+    ("schema", "encoded"),
+    [
+        ("s3BatchOperationEventSchemaV1.json", "in+box/a%2Bb+caf%C3%A9.zip"),
+        ("s3BatchOperationEventSchemaV2.json", "in%20box/a%2Bb%20caf%C3%A9.zip"),
+    ],
+)
+def test_batch_task_keys_are_decoded_once(schema: str, encoded: str) -> None:
+    event = load(schema)
+    event["tasks"][0]["s3Key"] = encoded
+    [delivery] = parse_event(event).deliveries
+    assert delivery.objects[0].key == "in box/a+b café.zip"
 
 
 @pytest.mark.parametrize(

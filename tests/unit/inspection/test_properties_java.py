@@ -8,7 +8,6 @@ ends, comment marks, escapes) must parse exactly as the JDK parses them.
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,9 +15,13 @@ import pytest
 
 from extension_uploader.inspection.properties import PropertiesError, parse_properties
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("javac") is None or shutil.which("java") is None, reason="needs a JDK"
-)
+from .tools import require
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _jdk() -> None:
+    require("javac", "java")  # skips without a JDK, fails in CI
+
 
 DUMP_PROPERTIES = r"""
 import java.io.*; import java.util.*;

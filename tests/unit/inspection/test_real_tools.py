@@ -7,7 +7,6 @@ jar and 7-Zip actually write is judged as it should be.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,13 +16,13 @@ from extension_uploader import reasons
 from extension_uploader.inspection import ExtensionInfo, inspect_archive
 
 from .corpus import DESCRIPTOR, jar_bytes
+from .tools import require
 
 PLUGIN = ExtensionInfo("plugin", "8.15.0")
 
 
 def _needs(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed")
+    require(tool)  # skips where the tool is missing, fails in CI
 
 
 @pytest.fixture
