@@ -90,7 +90,9 @@ def test_sqs_message_with_one_object_to_retry_among_several_is_reported(
     ece.script(Fault(status=500), method="PUT", extension_id=busy_ext, times=None)
     busy = put("mixed/busy.zip", bundle_zip(), {TAG: busy_ext})
     good = put("mixed/good.zip", bundle_zip(), {TAG: bundle})
-    alone = put("alone/good.zip", bundle_zip(), {TAG: bundle})
+    # Another extension: two objects for one extension in one second would supersede.
+    other = str(ece.create_extension(name="other", extension_type="bundle", version="*")["id"])
+    alone = put("alone/good.zip", bundle_zip(), {TAG: other})
     event = {"Records": [sqs_message("m-mixed", good, busy), sqs_message("m-alone", alone)]}
 
     result = run(event, runtime)
