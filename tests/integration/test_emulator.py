@@ -613,27 +613,38 @@ def test_keep_alive_connections_are_reused(emu: EceEmulator, client: requests.Se
 
 def test_requests_are_served_concurrently(emu: EceEmulator, client: requests.Session) -> None:
     slow = emu.create_extension("slow")
-    emu.script(Fault(delay=1.5), method="GET", extension_id=slow["id"])
-    results: list[int] = []
-    worker = threading.Thread(
-        target=lambda: results.append(
-            requests.get(
+    # Held until the emulator stops: only a server that serves connections side by
+    # side answers the next request meanwhile. One at a time, that request would
+    # wait behind the held one until its client timeout (the generous bound).
+    emu.script(Fault(hang=True), method="GET", extension_id=slow["id"])
+    outcome: list[object] = []
+
+    def slow_get() -> None:
+        try:
+            response = requests.get(
                 url_of(emu, slow["id"]),
                 headers={"Authorization": f"ApiKey {API_KEY}"},
                 timeout=CLIENT_TIMEOUT,
-            ).status_code
-        )
-    )
+            )
+            outcome.append(response.status_code)
+        except requests.RequestException as exc:
+            outcome.append(type(exc))
+
+    worker = threading.Thread(target=slow_get)
     worker.start()
     wait_for(lambda: len(emu.requests) == 1)
 
-    started = time.monotonic()
     assert client.get(url_of(emu), timeout=CLIENT_TIMEOUT).status_code == 200
-
-    assert time.monotonic() - started < 0.75
     assert worker.is_alive()
-    worker.join()
-    assert results == [200]
+    assert outcome == []
+
+    emu.stop()  # cuts the held connection
+    worker.join(CLIENT_TIMEOUT)
+    assert not worker.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], type)
+    assert issubclass(outcome[0], requests.ConnectionError)
+    assert [r.status for r in emu.requests] == [None, 200]
 
 
 # -- faults -----------------------------------------------------------------------

@@ -25,24 +25,51 @@ PUT         /_emulator/credentials    ``{"api_keys": [...]}`` and/or
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import replies
 from .faults import Fault
 from .models import EXTENSION_TYPES
-
-if TYPE_CHECKING:
-    from .app import EmulatorApp
-    from .transport import Exchange
+from .state import EmulatorState
 
 ADMIN_PREFIX = "/_emulator/"
 MAX_ADMIN_BODY_BYTES = 1024 * 1024
 DEFAULT_VERSION = "8.15.0"
 
+# Reads the request body, at most this many bytes (None when it is longer).
+BodyReader = Callable[[int], bytes | None]
+
 
 class AdminError(Exception):
     """When an admin request is malformed: answer 400 with the message."""
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """What an admin route needs of a request (no transport involved)."""
+
+    method: str
+    path: str
+    query: Mapping[str, Sequence[str]]
+    read_body: BodyReader
+
+
+@dataclass(frozen=True)
+class AdminReply:
+    """The JSON answer to an admin request."""
+
+    status: int
+    value: object
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _failure(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> AdminReply:
+    all_headers = {**(headers or {}), replies.ERROR_CODES_HEADER: code}
+    return AdminReply(status, replies.failed_reply(code, message), all_headers)
 
 
 def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
@@ -53,12 +80,17 @@ def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
 
 
 class AdminRoutes:
-    """Dispatches ``/_emulator/...`` requests."""
+    """Answers ``/_emulator/...`` requests from the state alone.
 
-    def __init__(self, app: EmulatorApp) -> None:
-        self._app = app
-        self._routes: dict[tuple[str, str], Callable[[Exchange], tuple[int, object]]] = {
-            ("GET", "health"): lambda ex: (200, {"status": "ok"}),
+    ``base_url`` gives the emulator's URL (known once it listens), for the links
+    inside ``Extension`` bodies.
+    """
+
+    def __init__(self, state: EmulatorState, base_url: Callable[[], str]) -> None:
+        self._state = state
+        self._base_url = base_url
+        self._routes: dict[tuple[str, str], Callable[[AdminRequest], tuple[int, object]]] = {
+            ("GET", "health"): lambda request: (200, {"status": "ok"}),
             ("POST", "reset"): self._reset,
             ("GET", "extensions"): self._list_extensions,
             ("POST", "extensions"): self._create_extension,
@@ -71,26 +103,23 @@ class AdminRoutes:
             ("PUT", "credentials"): self._credentials,
         }
 
-    def handle(self, ex: Exchange) -> None:
-        route = ex.path[len(ADMIN_PREFIX) :].strip("/")
-        handler = self._routes.get((ex.method, route))
+    def handle(self, request: AdminRequest) -> AdminReply:
+        route = request.path[len(ADMIN_PREFIX) :].strip("/")
+        handler = self._routes.get((request.method, route))
         if handler is None:
             allowed = sorted(method for method, name in self._routes if name == route)
             if allowed:
                 headers = {"Allow": ", ".join(allowed)}
-                self._app.fail(ex, None, 405, "emulator.method_not_allowed", "", headers=headers)
-            else:
-                self._app.fail(ex, None, 404, "emulator.not_found", f"No admin route {ex.path}")
-            return
+                return _failure(405, "emulator.method_not_allowed", "", headers)
+            return _failure(404, "emulator.not_found", f"No admin route {request.path}")
         try:
-            status, value = handler(ex)
+            status, value = handler(request)
         except AdminError as exc:
-            self._app.fail(ex, None, 400, replies.ADMIN_BAD_REQUEST, str(exc))
-            return
-        self._app.reply(ex, None, status, value)
+            return _failure(400, replies.ADMIN_BAD_REQUEST, str(exc))
+        return AdminReply(status, value)
 
-    def _body(self, ex: Exchange) -> dict[str, Any]:
-        raw = ex.body.read_limited(MAX_ADMIN_BODY_BYTES)
+    def _body(self, request: AdminRequest) -> dict[str, Any]:
+        raw = request.read_body(MAX_ADMIN_BODY_BYTES)
         if raw is None:
             raise AdminError("body too large")
         try:
@@ -101,46 +130,46 @@ class AdminRoutes:
             raise AdminError("the body must be a JSON object")
         return doc
 
-    def _reset(self, ex: Exchange) -> tuple[int, object]:
-        self._app.state.reset()
+    def _reset(self, request: AdminRequest) -> tuple[int, object]:
+        self._state.reset()
         return 200, {}
 
-    def _list_extensions(self, ex: Exchange) -> tuple[int, object]:
-        base = self._app.base_url
-        return 200, {"extensions": [e.to_json(base) for e in self._app.state.list_extensions()]}
+    def _list_extensions(self, request: AdminRequest) -> tuple[int, object]:
+        base = self._base_url()
+        return 200, {"extensions": [e.to_json(base) for e in self._state.list_extensions()]}
 
-    def _create_extension(self, ex: Exchange) -> tuple[int, object]:
-        doc = self._body(ex)
+    def _create_extension(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
         name = _optional_str(doc, "name")
         extension_type = _optional_str(doc, "extension_type") or "plugin"
         if not name:
             raise AdminError("name is required")
         if extension_type not in EXTENSION_TYPES:
             raise AdminError(f"extension_type must be one of {list(EXTENSION_TYPES)}")
-        extension = self._app.state.create_extension(
+        extension = self._state.create_extension(
             name=name,
             extension_type=extension_type,
             version=_optional_str(doc, "version") or DEFAULT_VERSION,
             description=_optional_str(doc, "description"),
         )
-        return 201, extension.to_json(self._app.base_url)
+        return 201, extension.to_json(self._base_url())
 
-    def _uploads(self, ex: Exchange) -> tuple[int, object]:
-        extension_id = ex.query.get("extension_id", [None])[-1]
-        uploads = self._app.state.uploads(extension_id)
+    def _uploads(self, request: AdminRequest) -> tuple[int, object]:
+        extension_id = _query_value(request, "extension_id")
+        uploads = self._state.uploads(extension_id)
         return 200, {"uploads": [u.to_json() for u in uploads]}
 
-    def _requests(self, ex: Exchange) -> tuple[int, object]:
-        return 200, {"requests": [r.to_json() for r in self._app.state.requests()]}
+    def _requests(self, request: AdminRequest) -> tuple[int, object]:
+        return 200, {"requests": [r.to_json() for r in self._state.requests()]}
 
-    def _violations(self, ex: Exchange) -> tuple[int, object]:
-        return 200, {"spec_violations": self._app.state.violations()}
+    def _violations(self, request: AdminRequest) -> tuple[int, object]:
+        return 200, {"spec_violations": self._state.violations()}
 
-    def _faults(self, ex: Exchange) -> tuple[int, object]:
-        return 200, {"faults": [f.to_json() for f in self._app.state.faults.pending()]}
+    def _faults(self, request: AdminRequest) -> tuple[int, object]:
+        return 200, {"faults": [f.to_json() for f in self._state.faults.pending()]}
 
-    def _add_fault(self, ex: Exchange) -> tuple[int, object]:
-        doc = self._body(ex)
+    def _add_fault(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
         method = _optional_str(doc, "method")
         extension_id = _optional_str(doc, "extension_id")
         times = doc.get("times", 1)
@@ -149,17 +178,17 @@ class AdminRoutes:
         fields = {k: v for k, v in doc.items() if k not in {"method", "extension_id", "times"}}
         try:
             fault = Fault.from_json(fields)
-            self._app.state.faults.add(fault, method=method, extension_id=extension_id, times=times)
+            self._state.faults.add(fault, method=method, extension_id=extension_id, times=times)
         except (TypeError, ValueError) as exc:
             raise AdminError(str(exc)) from exc
-        return 201, {"faults": [f.to_json() for f in self._app.state.faults.pending()]}
+        return 201, {"faults": [f.to_json() for f in self._state.faults.pending()]}
 
-    def _clear_faults(self, ex: Exchange) -> tuple[int, object]:
-        self._app.state.faults.clear()
+    def _clear_faults(self, request: AdminRequest) -> tuple[int, object]:
+        self._state.faults.clear()
         return 200, {}
 
-    def _credentials(self, ex: Exchange) -> tuple[int, object]:
-        doc = self._body(ex)
+    def _credentials(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
         keys = doc.get("api_keys")
         users = doc.get("basic_users")
         if keys is not None and (
@@ -173,7 +202,12 @@ class AdminRoutes:
         if keys is None and users is None:
             raise AdminError("give api_keys, basic_users or both")
         if keys is not None:
-            self._app.state.set_api_keys(keys)
+            self._state.set_api_keys(keys)
         if users is not None:
-            self._app.state.set_basic_users(users)
+            self._state.set_basic_users(users)
         return 200, {}
+
+
+def _query_value(request: AdminRequest, name: str) -> str | None:
+    values = request.query.get(name)
+    return values[-1] if values else None

@@ -21,7 +21,7 @@ import requests
 from werkzeug.http import parse_options_header
 
 from . import replies
-from .admin import ADMIN_PREFIX, AdminRoutes
+from .admin import ADMIN_PREFIX, AdminRequest, AdminRoutes
 from .body import (
     CHUNK_BYTES,
     MalformedMultipart,
@@ -71,7 +71,7 @@ class EmulatorApp:
         self.require_zip = require_zip
         self.base_url = ""
         self._stopping = stopping
-        self._admin = AdminRoutes(self)
+        self._admin = AdminRoutes(state, lambda: self.base_url)
         self._operations: dict[str, _Handler] = {
             "list-extensions": self._list,
             "create-extension": self._create,
@@ -85,9 +85,14 @@ class EmulatorApp:
         if ex.path.startswith(DOWNLOAD_PREFIX + "/"):
             self._download(ex, self._record(ex))
         elif ex.path.startswith(ADMIN_PREFIX) or ex.path == ADMIN_PREFIX.rstrip("/"):
-            self._admin.handle(ex)
+            self._serve_admin(ex)
         else:
             self._api(ex, self._record(ex))
+
+    def _serve_admin(self, ex: Exchange) -> None:
+        request = AdminRequest(ex.method, ex.path, ex.query, ex.body.read_limited)
+        answer = self._admin.handle(request)
+        self.reply(ex, None, answer.status, answer.value, answer.headers)
 
     # -- pipeline -----------------------------------------------------------
 

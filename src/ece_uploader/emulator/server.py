@@ -85,7 +85,7 @@ class EceEmulator:
         if self._tls:
             self._tls_material = create_tls_material(self.storage_dir / "tls", [self._host])
             context = self._tls_material.context
-        self._server = EmulatorServer((self._host, self._port), self._app, context)
+        self._server = EmulatorServer((self._host, self._port), self._app.handle, context)
         port = self._server.server_address[1]
         scheme = "https" if self._tls else "http"
         self._url = f"{scheme}://{_url_host(self._host)}:{port}"
