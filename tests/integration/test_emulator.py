@@ -216,7 +216,7 @@ def test_bad_json_and_schema_errors_are_400(emu: EceEmulator, client: requests.S
 def test_unknown_path_is_404_and_wrong_method_405_in_json(
     emu: EceEmulator, client: requests.Session
 ) -> None:
-    unknown = client.get(emu.url + "/api/v1/deployments/extension", timeout=CLIENT_TIMEOUT)
+    unknown = client.get(emu.url + "/api/v1/deployment/extensions", timeout=CLIENT_TIMEOUT)
     outside = client.get(emu.url + "/", timeout=CLIENT_TIMEOUT)
     wrong = client.patch(url_of(emu), json={}, timeout=CLIENT_TIMEOUT)
 

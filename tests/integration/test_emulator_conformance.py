@@ -33,6 +33,7 @@ EXTENSION_OPERATIONS = {
     "upload-extension",
     "delete-extension",
 }
+DEPLOYMENT_OPERATIONS = {"get-deployment", "update-deployment"}
 
 
 def make_zip() -> bytes:
@@ -81,10 +82,10 @@ def driver(emu: EceEmulator) -> Driver:
     return Driver(emu)
 
 
-def test_the_packaged_spec_is_the_extensions_spec() -> None:
+def test_the_packaged_spec_serves_extensions_and_deployments() -> None:
     spec = load_spec()
     assert spec["basePath"] == "/api/v1"
-    assert set(default_spec().operations) == EXTENSION_OPERATIONS
+    assert set(default_spec().operations) == EXTENSION_OPERATIONS | DEPLOYMENT_OPERATIONS
 
 
 def test_list_extensions_responses(driver: Driver) -> None:

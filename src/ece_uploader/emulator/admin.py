@@ -10,12 +10,27 @@ POST        /_emulator/reset          forget extensions, files, logs and faults
 GET         /_emulator/extensions     ``{"extensions": [Extension]}``
 POST        /_emulator/extensions     create: ``{"name", "extension_type"?, "version"?,
                                       "description"?}``, 201 ``Extension``
+GET         /_emulator/deployments    ``{"deployments": [DeploymentGetResponse]}`` (every
+                                      plan, history and logs shown)
+POST        /_emulator/deployments    create: ``{"name", "bundles"?: [extension id],
+                                      "plugins"?: [id], "healthy"?, "version"?,
+                                      "plan_duration"?}``, 201 ``DeploymentGetResponse``
+POST        /_emulator/deployments/ID/fail-next-plan
+                                      ``{"message"?, "failure_type"?}``: the pending
+                                      plan, or else the next, ends failed
+PUT         /_emulator/deployments/ID/health  ``{"healthy": bool}``
+PUT         /_emulator/plan-duration  ``{"seconds", "deployment_id"?}``: how long
+                                      plans run (all, or one deployment's)
+GET         /_emulator/deployment-plans  ``{"plans": [...]}`` (``?deployment_id=``)
+GET         /_emulator/deployment-updates  ``{"updates": [...]}`` (accepted PUTs,
+                                      validate-only ones too; ``?deployment_id=``)
 GET         /_emulator/uploads        ``{"uploads": [...]}`` (``?extension_id=`` filters)
 GET         /_emulator/requests       ``{"requests": [...]}``
 GET         /_emulator/spec-violations  ``{"spec_violations": [...]}``
 GET         /_emulator/faults         ``{"faults": [...]}`` (pending)
 POST        /_emulator/faults         queue: the Fault fields plus ``method``,
-                                      ``extension_id``, ``times`` (null: always); 201
+                                      ``operation_id``, ``extension_id``,
+                                      ``deployment_id``, ``times`` (null: always); 201
 DELETE      /_emulator/faults         clear the queue
 PUT         /_emulator/credentials    ``{"api_keys": [...]}`` and/or
                                       ``{"basic_users": {"name": "password"}}``
@@ -30,6 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import replies
+from .deployments import (
+    DEFAULT_ELASTICSEARCH_VERSION,
+    DEFAULT_FAILURE_MESSAGE,
+    DEFAULT_FAILURE_TYPE,
+    FULL_VIEW,
+    PlanFailure,
+)
 from .faults import Fault
 from .models import EXTENSION_TYPES
 from .state import EmulatorState
@@ -101,10 +123,17 @@ class AdminRoutes:
             ("POST", "faults"): self._add_fault,
             ("DELETE", "faults"): self._clear_faults,
             ("PUT", "credentials"): self._credentials,
+            ("GET", "deployments"): self._list_deployments,
+            ("POST", "deployments"): self._create_deployment,
+            ("POST", "deployments/{id}/fail-next-plan"): self._fail_next_plan,
+            ("PUT", "deployments/{id}/health"): self._deployment_health,
+            ("PUT", "plan-duration"): self._plan_duration,
+            ("GET", "deployment-plans"): self._deployment_plans,
+            ("GET", "deployment-updates"): self._deployment_updates,
         }
 
     def handle(self, request: AdminRequest) -> AdminReply:
-        route = request.path[len(ADMIN_PREFIX) :].strip("/")
+        route = _route_template(request.path[len(ADMIN_PREFIX) :].strip("/"))
         handler = self._routes.get((request.method, route))
         if handler is None:
             allowed = sorted(method for method, name in self._routes if name == route)
@@ -154,6 +183,74 @@ class AdminRoutes:
         )
         return 201, extension.to_json(self._base_url())
 
+    def _list_deployments(self, request: AdminRequest) -> tuple[int, object]:
+        deployments = self._state.list_deployments()
+        return 200, {"deployments": [d.to_json(FULL_VIEW) for d in deployments]}
+
+    def _create_deployment(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
+        name = _optional_str(doc, "name")
+        if not name:
+            raise AdminError("name is required")
+        ids = {key: _str_list(doc, key) for key in ("bundles", "plugins")}
+        healthy = doc.get("healthy", True)
+        if not isinstance(healthy, bool):
+            raise AdminError("healthy must be true or false")
+        try:
+            deployment = self._state.create_deployment(
+                name=name,
+                bundles=ids["bundles"],
+                plugins=ids["plugins"],
+                version=_optional_str(doc, "version") or DEFAULT_ELASTICSEARCH_VERSION,
+                healthy=healthy,
+                plan_duration=_optional_seconds(doc, "plan_duration"),
+            )
+        except (LookupError, ValueError) as exc:
+            raise AdminError(str(exc).strip("'")) from exc
+        return 201, deployment.to_json(FULL_VIEW)
+
+    def _fail_next_plan(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
+        failure = PlanFailure(
+            _optional_str(doc, "message") or DEFAULT_FAILURE_MESSAGE,
+            _optional_str(doc, "failure_type") or DEFAULT_FAILURE_TYPE,
+        )
+        deployment_id = _path_id(request)
+        if not self._state.fail_next_plan(deployment_id, failure):
+            raise AdminError(f"no deployment {deployment_id}")
+        return 200, {}
+
+    def _deployment_health(self, request: AdminRequest) -> tuple[int, object]:
+        healthy = self._body(request).get("healthy")
+        if not isinstance(healthy, bool):
+            raise AdminError("healthy must be true or false")
+        deployment_id = _path_id(request)
+        if not self._state.set_deployment_health(deployment_id, healthy):
+            raise AdminError(f"no deployment {deployment_id}")
+        return 200, {}
+
+    def _plan_duration(self, request: AdminRequest) -> tuple[int, object]:
+        doc = self._body(request)
+        seconds = _optional_seconds(doc, "seconds")
+        if seconds is None:
+            raise AdminError("seconds is required")
+        deployment_id = _optional_str(doc, "deployment_id")
+        try:
+            known = self._state.set_plan_duration(seconds, deployment_id)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        if not known:
+            raise AdminError(f"no deployment {deployment_id}")
+        return 200, {}
+
+    def _deployment_plans(self, request: AdminRequest) -> tuple[int, object]:
+        plans = self._state.deployment_plans(_query_value(request, "deployment_id"))
+        return 200, {"plans": [p.to_json() for p in plans]}
+
+    def _deployment_updates(self, request: AdminRequest) -> tuple[int, object]:
+        updates = self._state.deployment_updates(_query_value(request, "deployment_id"))
+        return 200, {"updates": [u.to_json() for u in updates]}
+
     def _uploads(self, request: AdminRequest) -> tuple[int, object]:
         extension_id = _query_value(request, "extension_id")
         uploads = self._state.uploads(extension_id)
@@ -170,15 +267,22 @@ class AdminRoutes:
 
     def _add_fault(self, request: AdminRequest) -> tuple[int, object]:
         doc = self._body(request)
-        method = _optional_str(doc, "method")
-        extension_id = _optional_str(doc, "extension_id")
+        targets = ("method", "operation_id", "extension_id", "deployment_id")
+        aim = {key: _optional_str(doc, key) for key in targets}
         times = doc.get("times", 1)
         if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
             raise AdminError("times must be an integer or null")
-        fields = {k: v for k, v in doc.items() if k not in {"method", "extension_id", "times"}}
+        fields = {k: v for k, v in doc.items() if k not in {*targets, "times"}}
         try:
             fault = Fault.from_json(fields)
-            self._state.faults.add(fault, method=method, extension_id=extension_id, times=times)
+            self._state.faults.add(
+                fault,
+                method=aim["method"],
+                operation_id=aim["operation_id"],
+                extension_id=aim["extension_id"],
+                deployment_id=aim["deployment_id"],
+                times=times,
+            )
         except (TypeError, ValueError) as exc:
             raise AdminError(str(exc)) from exc
         return 201, {"faults": [f.to_json() for f in self._state.faults.pending()]}
@@ -211,3 +315,31 @@ class AdminRoutes:
 def _query_value(request: AdminRequest, name: str) -> str | None:
     values = request.query.get(name)
     return values[-1] if values else None
+
+
+def _route_template(route: str) -> str:
+    """``deployments/ID/health`` -> ``deployments/{id}/health``."""
+    parts = route.split("/")
+    if len(parts) == 3 and parts[0] == "deployments":
+        parts[1] = "{id}"
+    return "/".join(parts)
+
+
+def _path_id(request: AdminRequest) -> str:
+    return request.path[len(ADMIN_PREFIX) :].strip("/").split("/")[1]
+
+
+def _str_list(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AdminError(f"{key} must be a list of strings")
+    return value
+
+
+def _optional_seconds(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AdminError(f"{key} must be a number of seconds")
+    return float(value)
