@@ -145,13 +145,20 @@ class PlanAttempt:
     action: str
     plan: dict[str, Any]
     started: dt.datetime
-    # When the attempt ends, on the monotonic clock and in UTC.
+    # When the attempt began and ends, on the monotonic clock; when it ends in UTC.
+    began: float
     due: float
     ends: dt.datetime
     outcome: PlanOutcome = "pending"
     failure: PlanFailure | None = None
     # When the plan stopped being current or pending (superseded, or failed).
     plan_end: dt.datetime | None = None
+
+    def reschedule(self, duration: float) -> None:
+        """A pending attempt now lasts ``duration`` seconds from its start."""
+        if self.outcome == "pending":
+            self.due = self.began + duration
+            self.ends = self.started + dt.timedelta(seconds=duration)
 
     def to_json(self, options: GetOptions, *, in_history: bool = False) -> dict[str, Any]:
         """The spec's ``ElasticsearchClusterPlanInfo``."""
@@ -331,6 +338,7 @@ class DeploymentState:
             action=UPDATE_ACTION,
             plan=plan,
             started=at,
+            began=now,
             due=now + duration,
             ends=at + dt.timedelta(seconds=duration),
             failure=self.fail_next,

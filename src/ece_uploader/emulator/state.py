@@ -302,6 +302,7 @@ class EmulatorState:
                 action=CREATE_ACTION,
                 plan=initial_plan(version, entries["bundles"], entries["plugins"]),
                 started=now,
+                began=time.monotonic(),
                 due=time.monotonic(),
                 ends=now,
                 outcome="success",
@@ -401,16 +402,25 @@ class EmulatorState:
             return True
 
     def set_plan_duration(self, seconds: float, deployment_id: str | None = None) -> bool:
-        """How long plans run: every deployment's default, or one deployment's own."""
+        """How long plans run: every deployment's default, or one deployment's own.
+
+        A plan pending meanwhile is rescheduled: it lasts ``seconds`` from its start.
+        """
         seconds = _check_duration(seconds)
         with self._lock:
             if deployment_id is None:
                 self._plan_duration = seconds
-                return True
-            deployment = self._deployments.get(deployment_id)
-            if deployment is None:
-                return False
-            deployment.plan_duration = seconds
+                affected = [d for d in self._deployments.values() if d.plan_duration is None]
+            else:
+                deployment = self._deployments.get(deployment_id)
+                if deployment is None:
+                    return False
+                deployment.plan_duration = seconds
+                affected = [deployment]
+            for deployment in affected:
+                if deployment.pending is not None:
+                    deployment.pending.reschedule(seconds)
+            self._settle()
             return True
 
     def set_deployment_health(self, deployment_id: str, healthy: bool) -> bool:
