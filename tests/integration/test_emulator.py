@@ -1006,6 +1006,8 @@ def test_standalone_process_serves_until_sigterm(tmp_path: Path) -> None:
             "demo:bundle:8.*",
             "--storage-dir",
             str(tmp_path),
+            "--plan-duration",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1027,6 +1029,21 @@ def test_standalone_process_serves_until_sigterm(tmp_path: Path) -> None:
         ]
         assert info["extensions"] == listed
         assert requests.get(info["admin_url"] + "/health", timeout=10).status_code == 200
+        deployment = requests.post(
+            info["admin_url"] + "/deployments", json={"name": "d"}, timeout=CLIENT_TIMEOUT
+        ).json()
+        resource = deployment["resources"]["elasticsearch"][0]
+        plan = resource["info"]["plan_info"]["current"]["plan"]
+        payload = {"ref_id": resource["ref_id"], "region": resource["region"], "plan": plan}
+        applied = requests.put(
+            f"{info['api_url']}/deployments/{deployment['id']}",
+            json={"prune_orphans": False, "resources": {"elasticsearch": [payload]}},
+            headers={"Authorization": f"ApiKey {secret}"},
+            timeout=CLIENT_TIMEOUT,
+        )
+        assert applied.status_code == 200
+        plans = requests.get(info["admin_url"] + "/deployment-plans", timeout=10).json()["plans"]
+        assert [p["outcome"] for p in plans] == ["success", "success"]  # --plan-duration 0
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=CLIENT_TIMEOUT)

@@ -102,7 +102,8 @@ Behaviour:
 - Faults: see :mod:`ece_uploader.emulator.faults` (they can aim at an operation
   id or a deployment id too); admin HTTP routes (no auth): see
   :mod:`ece_uploader.emulator.admin`.
-- Standalone: ``python -m ece_uploader.emulator --port 0 --api-key K [--tls]``
+- Standalone: ``python -m ece_uploader.emulator --port 0 --api-key K [--tls]
+  [--plan-duration SECONDS]``
   prints its URLs as one JSON line and serves until SIGINT/SIGTERM.
 """
 
