@@ -1,40 +1,41 @@
 """The admin routes under ``/_emulator/``: scripting the emulator from another process.
 
-No authentication, not recorded in the request log, JSON in and out:
+No authentication, not recorded in the request log, JSON in and out (paths below
+are under ``/_emulator/``):
 
-==========  ========================  ===================================================
-method      path                      does
-==========  ========================  ===================================================
-GET         /_emulator/health         ``{"status": "ok"}``
-POST        /_emulator/reset          forget extensions, files, logs and faults
-GET         /_emulator/extensions     ``{"extensions": [Extension]}``
-POST        /_emulator/extensions     create: ``{"name", "extension_type"?, "version"?,
-                                      "description"?}``, 201 ``Extension``
-GET         /_emulator/deployments    ``{"deployments": [DeploymentGetResponse]}`` (every
-                                      plan, history and logs shown)
-POST        /_emulator/deployments    create: ``{"name", "bundles"?: [extension id],
-                                      "plugins"?: [id], "healthy"?, "version"?,
-                                      "plan_duration"?}``, 201 ``DeploymentGetResponse``
-POST        /_emulator/deployments/ID/fail-next-plan
-                                      ``{"message"?, "failure_type"?}``: the pending
-                                      plan, or else the next, ends failed
-PUT         /_emulator/deployments/ID/health  ``{"healthy": bool}``
-PUT         /_emulator/plan-duration  ``{"seconds", "deployment_id"?}``: how long
-                                      plans run (all, or one deployment's)
-GET         /_emulator/deployment-plans  ``{"plans": [...]}`` (``?deployment_id=``)
-GET         /_emulator/deployment-updates  ``{"updates": [...]}`` (accepted PUTs,
-                                      validate-only ones too; ``?deployment_id=``)
-GET         /_emulator/uploads        ``{"uploads": [...]}`` (``?extension_id=`` filters)
-GET         /_emulator/requests       ``{"requests": [...]}``
-GET         /_emulator/spec-violations  ``{"spec_violations": [...]}``
-GET         /_emulator/faults         ``{"faults": [...]}`` (pending)
-POST        /_emulator/faults         queue: the Fault fields plus ``method``,
-                                      ``operation_id``, ``extension_id``,
-                                      ``deployment_id``, ``times`` (null: always); 201
-DELETE      /_emulator/faults         clear the queue
-PUT         /_emulator/credentials    ``{"api_keys": [...]}`` and/or
-                                      ``{"basic_users": {"name": "password"}}``
-==========  ========================  ===================================================
+========  ==============================  ====================================================
+method    path                            does
+========  ==============================  ====================================================
+GET       health                          ``{"status": "ok"}``
+POST      reset                           forget extensions, files, deployments, logs, faults
+GET       extensions                      ``{"extensions": [Extension]}``
+POST      extensions                      create: ``{"name", "extension_type"?, "version"?,
+                                          "description"?}``, 201 ``Extension``
+GET       deployments                     ``{"deployments": [DeploymentGetResponse]}``
+                                          (every plan, history and log shown)
+POST      deployments                     create: ``{"name", "bundles"?: [extension id],
+                                          "plugins"?: [id], "healthy"?, "version"?,
+                                          "plan_duration"?}``; 201 ``DeploymentGetResponse``
+POST      deployments/ID/fail-next-plan   ``{"message"?, "failure_type"?}``: the pending
+                                          plan, or else the next one, ends failed
+PUT       deployments/ID/health           ``{"healthy": bool}``
+PUT       plan-duration                   ``{"seconds", "deployment_id"?}``: how long plans
+                                          run (all deployments, or one); reschedules a
+                                          pending plan
+GET       deployment-plans                ``{"plans": [...]}`` (``?deployment_id=`` filters)
+GET       deployment-updates              ``{"updates": [...]}``: accepted PUTs, validate-only
+                                          ones too (``?deployment_id=`` filters)
+GET       uploads                         ``{"uploads": [...]}`` (``?extension_id=`` filters)
+GET       requests                        ``{"requests": [...]}``
+GET       spec-violations                 ``{"spec_violations": [...]}``
+GET       faults                          ``{"faults": [...]}`` (pending)
+POST      faults                          queue: the Fault fields plus ``method``,
+                                          ``operation_id``, ``extension_id``,
+                                          ``deployment_id``, ``times`` (null: always); 201
+DELETE    faults                          clear the queue
+PUT       credentials                     ``{"api_keys": [...]}`` and/or
+                                          ``{"basic_users": {"name": "password"}}``
+========  ==============================  ====================================================
 """
 
 from __future__ import annotations
