@@ -216,7 +216,7 @@ def test_bad_json_and_schema_errors_are_400(emu: EceEmulator, client: requests.S
 def test_unknown_path_is_404_and_wrong_method_405_in_json(
     emu: EceEmulator, client: requests.Session
 ) -> None:
-    unknown = client.get(emu.url + "/api/v1/deployments/extension", timeout=CLIENT_TIMEOUT)
+    unknown = client.get(emu.url + "/api/v1/deployment/extensions", timeout=CLIENT_TIMEOUT)
     outside = client.get(emu.url + "/", timeout=CLIENT_TIMEOUT)
     wrong = client.patch(url_of(emu), json={}, timeout=CLIENT_TIMEOUT)
 
@@ -613,27 +613,38 @@ def test_keep_alive_connections_are_reused(emu: EceEmulator, client: requests.Se
 
 def test_requests_are_served_concurrently(emu: EceEmulator, client: requests.Session) -> None:
     slow = emu.create_extension("slow")
-    emu.script(Fault(delay=1.5), method="GET", extension_id=slow["id"])
-    results: list[int] = []
-    worker = threading.Thread(
-        target=lambda: results.append(
-            requests.get(
+    # Held until the emulator stops: only a server that serves connections side by
+    # side answers the next request meanwhile. One at a time, that request would
+    # wait behind the held one until its client timeout (the generous bound).
+    emu.script(Fault(hang=True), method="GET", extension_id=slow["id"])
+    outcome: list[object] = []
+
+    def slow_get() -> None:
+        try:
+            response = requests.get(
                 url_of(emu, slow["id"]),
                 headers={"Authorization": f"ApiKey {API_KEY}"},
                 timeout=CLIENT_TIMEOUT,
-            ).status_code
-        )
-    )
+            )
+            outcome.append(response.status_code)
+        except requests.RequestException as exc:
+            outcome.append(type(exc))
+
+    worker = threading.Thread(target=slow_get)
     worker.start()
     wait_for(lambda: len(emu.requests) == 1)
 
-    started = time.monotonic()
     assert client.get(url_of(emu), timeout=CLIENT_TIMEOUT).status_code == 200
-
-    assert time.monotonic() - started < 0.75
     assert worker.is_alive()
-    worker.join()
-    assert results == [200]
+    assert outcome == []
+
+    emu.stop()  # cuts the held connection
+    worker.join(CLIENT_TIMEOUT)
+    assert not worker.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], type)
+    assert issubclass(outcome[0], requests.ConnectionError)
+    assert [r.status for r in emu.requests] == [None, 200]
 
 
 # -- faults -----------------------------------------------------------------------
@@ -995,6 +1006,8 @@ def test_standalone_process_serves_until_sigterm(tmp_path: Path) -> None:
             "demo:bundle:8.*",
             "--storage-dir",
             str(tmp_path),
+            "--plan-duration",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1016,6 +1029,21 @@ def test_standalone_process_serves_until_sigterm(tmp_path: Path) -> None:
         ]
         assert info["extensions"] == listed
         assert requests.get(info["admin_url"] + "/health", timeout=10).status_code == 200
+        deployment = requests.post(
+            info["admin_url"] + "/deployments", json={"name": "d"}, timeout=CLIENT_TIMEOUT
+        ).json()
+        resource = deployment["resources"]["elasticsearch"][0]
+        plan = resource["info"]["plan_info"]["current"]["plan"]
+        payload = {"ref_id": resource["ref_id"], "region": resource["region"], "plan": plan}
+        applied = requests.put(
+            f"{info['api_url']}/deployments/{deployment['id']}",
+            json={"prune_orphans": False, "resources": {"elasticsearch": [payload]}},
+            headers={"Authorization": f"ApiKey {secret}"},
+            timeout=CLIENT_TIMEOUT,
+        )
+        assert applied.status_code == 200
+        plans = requests.get(info["admin_url"] + "/deployment-plans", timeout=10).json()["plans"]
+        assert [p["outcome"] for p in plans] == ["success", "success"]  # --plan-duration 0
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=CLIENT_TIMEOUT)

@@ -33,6 +33,7 @@ EXTENSION_OPERATIONS = {
     "upload-extension",
     "delete-extension",
 }
+DEPLOYMENT_OPERATIONS = {"get-deployment", "update-deployment"}
 
 
 def make_zip() -> bytes:
@@ -59,6 +60,9 @@ class Driver:
         base = self.emu.api_url + "/deployments/extensions"
         return base if extension_id is None else f"{base}/{extension_id}"
 
+    def deployment_url(self, deployment_id: str) -> str:
+        return f"{self.emu.api_url}/deployments/{deployment_id}"
+
     def call(
         self, operation_id: str, method: str, url: str, *, auth: bool = True, **kwargs: Any
     ) -> requests.Response:
@@ -81,10 +85,10 @@ def driver(emu: EceEmulator) -> Driver:
     return Driver(emu)
 
 
-def test_the_packaged_spec_is_the_extensions_spec() -> None:
+def test_the_packaged_spec_serves_extensions_and_deployments() -> None:
     spec = load_spec()
     assert spec["basePath"] == "/api/v1"
-    assert set(default_spec().operations) == EXTENSION_OPERATIONS
+    assert set(default_spec().operations) == EXTENSION_OPERATIONS | DEPLOYMENT_OPERATIONS
 
 
 def test_list_extensions_responses(driver: Driver) -> None:
@@ -190,13 +194,86 @@ def test_delete_extension_responses(driver: Driver) -> None:
     driver.assert_all_documented_statuses_seen("delete-extension")
 
 
-def test_every_extension_operation_has_a_response_test() -> None:
+def deployment_with_plan(driver: Driver, **options: Any) -> tuple[str, dict[str, Any]]:
+    """A deployment using an extension, and an update request re-applying its plan."""
+    plugin = driver.emu.create_extension("analysis-demo", "plugin", "8.15.0")
+    deployment = driver.emu.create_deployment("search", plugins=[plugin["id"]], **options)
+    url = driver.deployment_url(deployment["id"])
+    got = driver.call("get-deployment", "GET", url, params={"clear_transient": "true"})
+    resource = got.json()["resources"]["elasticsearch"][0]
+    payload = {
+        "ref_id": resource["ref_id"],
+        "region": resource["region"],
+        "plan": resource["info"]["plan_info"]["current"]["plan"],
+    }
+    return deployment["id"], {"prune_orphans": False, "resources": {"elasticsearch": [payload]}}
+
+
+def test_get_deployment_responses(driver: Driver) -> None:
+    deployment_id, body = deployment_with_plan(driver, plan_duration=60)
+    url = driver.deployment_url(deployment_id)
+    every_flag = {
+        "show_security": "true",
+        "show_metadata": "true",
+        "show_plans": "true",
+        "show_plan_logs": "true",
+        "show_plan_history": "true",
+        "show_plan_defaults": "true",
+        "convert_legacy_plans": "true",
+        "show_system_alerts": "5",
+        "show_settings": "true",
+        "show_instance_configurations": "false",
+        "enrich_with_template": "false",
+        "force_all_plan_history": "true",
+        "clear_transient": "true",
+    }
+
+    assert driver.call("get-deployment", "GET", url).status_code == 200
+    assert driver.call("get-deployment", "GET", url, params=every_flag).status_code == 200
+    assert driver.call("get-deployment", "GET", url, params={"show_plans": "false"}).ok
+    assert driver.call("update-deployment", "PUT", url, json=body).status_code == 200
+    pending = driver.call("get-deployment", "GET", url, params=every_flag)
+    assert "pending" in pending.json()["resources"]["elasticsearch"][0]["info"]["plan_info"]
+    driver.emu.fail_next_plan(deployment_id)
+    driver.emu.set_plan_duration(0, deployment_id)
+    failed = driver.call("get-deployment", "GET", url, params=every_flag)
+    assert failed.json()["healthy"] is False
+    assert driver.call("get-deployment", "GET", driver.deployment_url("f00")).status_code == 404
+    assert driver.call("get-deployment", "GET", url, auth=False).status_code == 401
+    driver.assert_all_documented_statuses_seen("get-deployment")
+    assert driver.emu.spec_violations == []
+
+
+def test_update_deployment_responses(driver: Driver) -> None:
+    deployment_id, body = deployment_with_plan(driver, plan_duration=60)
+    url = driver.deployment_url(deployment_id)
+    validate = {"validate_only": "true"}
+
+    assert driver.call("update-deployment", "PUT", url, json=body, params=validate).ok
+    pruning = {**body, "prune_orphans": True}
+    assert driver.call("update-deployment", "PUT", url, json=pruning, params=validate).ok
+    assert driver.call("update-deployment", "PUT", url, json=body).status_code == 200
+    assert driver.call("update-deployment", "PUT", url, json=body).status_code == 400
+    assert driver.call("update-deployment", "PUT", url, json={"resources": {}}).status_code == 400
+    missing = driver.deployment_url("f00")
+    assert driver.call("update-deployment", "PUT", missing, json=body).status_code == 404
+    assert driver.call("update-deployment", "PUT", url, json=body, auth=False).status_code == 401
+    driver.emu.script(Fault(status=401, code="root.unauthorized"), operation_id="update-deployment")
+    assert driver.call("update-deployment", "PUT", url, json=body).status_code == 401
+    driver.emu.script(Fault(status=404), method="PUT", deployment_id=deployment_id)
+    faulted = driver.call("update-deployment", "PUT", url, json=body)
+    assert faulted.headers["x-cloud-error-codes"] == "deployments.deployment_not_found"
+    driver.assert_all_documented_statuses_seen("update-deployment")
+
+
+def test_every_operation_has_a_response_test() -> None:
     tested = {
         name.removeprefix("test_").removesuffix("_responses").replace("_", "-")
         for name in globals()
         if name.endswith("_responses")
     }
-    assert tested == EXTENSION_OPERATIONS
+    assert tested == EXTENSION_OPERATIONS | DEPLOYMENT_OPERATIONS
+    assert tested == set(default_spec().operations)
 
 
 # -- the response checker itself ----------------------------------------------------------
@@ -422,3 +499,85 @@ def test_non_conformant_requests_are_recorded(
     violations = emu.spec_violations
     assert any(expected in v for v in violations), violations
     assert all(v.startswith(f"{method} /api/v1/deployments/extensions") for v in violations)
+
+
+# -- the request checks on deployments --------------------------------------------------------
+
+
+def test_conformant_deployment_requests_record_no_violations(emu: EceEmulator) -> None:
+    plugin = emu.create_extension("analysis-demo")
+    deployment = emu.create_deployment("search", plugins=[plugin["id"]], plan_duration=0)
+    url = f"{emu.api_url}/deployments/{deployment['id']}"
+    session = requests.Session()
+    session.headers.update(AUTH)
+    query = {"show_plans": "true", "clear_transient": "true", "show_system_alerts": "0"}
+
+    got = session.get(url, params=query, timeout=TIMEOUT).json()
+    resource = got["resources"]["elasticsearch"][0]
+    payload = {
+        "ref_id": resource["ref_id"],
+        "region": resource["region"],
+        "plan": resource["info"]["plan_info"]["current"]["plan"],
+    }
+    body = {"prune_orphans": False, "resources": {"elasticsearch": [payload]}}
+    session.put(url, json=body, params={"validate_only": "true"}, timeout=TIMEOUT)
+    session.put(url, json=body, params={"skip_snapshot": "false"}, timeout=TIMEOUT)
+    session.get(f"{emu.api_url}/deployments/extensions/{plugin['id']}", timeout=TIMEOUT)
+
+    assert [r.status for r in emu.requests] == [200, 200, 200, 200]
+    assert emu.spec_violations == []
+
+
+PLAN_BODY: dict[str, Any] = {
+    "prune_orphans": False,
+    "resources": {
+        "elasticsearch": [
+            {
+                "ref_id": "main-elasticsearch",
+                "region": "ece-region",
+                "plan": {"cluster_topology": [], "elasticsearch": {"version": "8.15.0"}},
+            }
+        ]
+    },
+}
+NO_PLAN = {
+    "prune_orphans": False,
+    "resources": {"elasticsearch": [{"ref_id": "main-elasticsearch", "region": "ece-region"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs", "expected"),
+    [
+        ("GET", {"params": {"show_plans": "yes"}}, "must be true or false"),
+        ("GET", {"params": {"show_system_alerts": "many"}}, "must be an integer"),
+        ("GET", {"params": {"include_deployments": "true"}}, "'include_deployments' is not"),
+        ("GET", {"json": {}}, "takes no request body"),
+        ("PUT", {}, "the request has no body"),
+        ("PUT", {"json": {"resources": {}}}, "prune_orphans: is required"),
+        ("PUT", {"json": NO_PLAN}, "resources.elasticsearch.0.plan: is required"),
+        ("PUT", {"json": {**PLAN_BODY, "colour": "red"}}, "colour: property is not declared"),
+        ("PUT", {"json": PLAN_BODY, "params": {"validate_only": "1"}}, "must be true or false"),
+        ("PUT", {"data": b"{}", "headers": {"Content-Type": "text/plain"}}, "Content-Type"),
+        ("DELETE", {}, "method not in the spec"),
+        ("POST", {"json": PLAN_BODY}, "method not in the spec"),
+    ],
+)
+def test_non_conformant_deployment_requests_are_recorded(
+    emu: EceEmulator, method: str, kwargs: dict[str, Any], expected: str
+) -> None:
+    deployment = emu.create_deployment("search")
+    arguments = dict(kwargs)
+    headers = {**AUTH, **arguments.pop("headers", {})}
+
+    requests.request(
+        method,
+        f"{emu.api_url}/deployments/{deployment['id']}",
+        headers=headers,
+        timeout=TIMEOUT,
+        **arguments,
+    )
+
+    violations = emu.spec_violations
+    assert any(expected in v for v in violations), violations
+    assert all(v.startswith(f"{method} /api/v1/deployments/{deployment['id']}") for v in violations)

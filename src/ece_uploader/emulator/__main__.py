@@ -20,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .deployments import DEFAULT_PLAN_DURATION_SECONDS
 from .models import EXTENSION_TYPES
 from .server import EceEmulator
 
@@ -40,6 +41,16 @@ def _extension(text: str) -> tuple[str, str, str]:
     if not name or extension_type not in EXTENSION_TYPES:
         raise argparse.ArgumentTypeError("expected NAME[:plugin|bundle[:VERSION]]")
     return name, extension_type, version or "8.15.0"
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError("expected a non-negative number of seconds")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_extension,
         help="create NAME[:TYPE[:VERSION]] at start, repeatable",
     )
+    parser.add_argument(
+        "--plan-duration",
+        type=_seconds,
+        default=DEFAULT_PLAN_DURATION_SECONDS,
+        help="how long a deployment plan runs, in seconds (default %(default)s)",
+    )
     return parser
 
 
@@ -80,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         storage_dir=args.storage_dir,
         require_zip=not args.no_zip_check,
+        plan_duration=args.plan_duration,
     )
     stop = threading.Event()
 

@@ -1,4 +1,4 @@
-"""The ECE extensions API: routing, spec checks, faults, authentication, operations.
+"""The ECE API the emulator serves: routing, spec checks, faults, authentication, operations.
 
 Order of work for a request under ``/api/v1``: record it; route it (404 or 405
 JSON); check it against the spec (problems go to the violation list); apply a
@@ -21,7 +21,7 @@ import requests
 from werkzeug.http import parse_options_header
 
 from . import replies
-from .admin import ADMIN_PREFIX, AdminRoutes
+from .admin import ADMIN_PREFIX, AdminRequest, AdminRoutes
 from .body import (
     CHUNK_BYTES,
     MalformedMultipart,
@@ -31,10 +31,11 @@ from .body import (
     receive_raw,
     truncate,
 )
-from .faults import Fault
+from .deployments import GetOptions
+from .faults import Fault, FaultTarget
 from .models import DOWNLOAD_PREFIX, RequestRecord, UploadMode, utc_now
 from .spec import ApiSpec, Operation
-from .state import KEEP, EmulatorState
+from .state import KEEP, EmulatorState, PlanRefused
 from .transport import Exchange
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -71,7 +72,7 @@ class EmulatorApp:
         self.require_zip = require_zip
         self.base_url = ""
         self._stopping = stopping
-        self._admin = AdminRoutes(self)
+        self._admin = AdminRoutes(state, lambda: self.base_url)
         self._operations: dict[str, _Handler] = {
             "list-extensions": self._list,
             "create-extension": self._create,
@@ -79,15 +80,22 @@ class EmulatorApp:
             "update-extension": self._update,
             "upload-extension": self._upload,
             "delete-extension": self._delete,
+            "get-deployment": self._get_deployment,
+            "update-deployment": self._update_deployment,
         }
 
     def handle(self, ex: Exchange) -> None:
         if ex.path.startswith(DOWNLOAD_PREFIX + "/"):
             self._download(ex, self._record(ex))
         elif ex.path.startswith(ADMIN_PREFIX) or ex.path == ADMIN_PREFIX.rstrip("/"):
-            self._admin.handle(ex)
+            self._serve_admin(ex)
         else:
             self._api(ex, self._record(ex))
+
+    def _serve_admin(self, ex: Exchange) -> None:
+        request = AdminRequest(ex.method, ex.path, ex.query, ex.body.read_limited)
+        answer = self._admin.handle(request)
+        self.reply(ex, None, answer.status, answer.value, answer.headers)
 
     # -- pipeline -----------------------------------------------------------
 
@@ -109,9 +117,13 @@ class EmulatorApp:
         operation = match.operation
         record.operation_id = operation.operation_id
         record.extension_id = match.path_params.get("extension_id")
+        record.deployment_id = match.path_params.get("deployment_id")
         self._violate(ex, self._request_problems(ex, operation))
 
-        fault = self.state.faults.take(ex.method, record.extension_id)
+        target = FaultTarget(
+            ex.method, operation.operation_id, record.extension_id, record.deployment_id
+        )
+        fault = self.state.faults.take(target)
         if fault is not None:
             record.fault = fault.kind
             if self._apply_fault(ex, record, fault):
@@ -163,7 +175,8 @@ class EmulatorApp:
                 ex, record, status, payload, content_type=replies.HTML_TYPE, headers=headers
             )
         else:
-            self.fail(ex, record, status, fault.error_code, fault.error_message, headers=headers)
+            code = fault.error_code_for(record.operation_id)
+            self.fail(ex, record, status, code, fault.error_message, headers=headers)
         return True
 
     # -- operations ---------------------------------------------------------
@@ -203,8 +216,10 @@ class EmulatorApp:
         if extension is None:
             self._not_found(ex, record)
             return
-        include = ex.query.get("include_deployments", ["false"])[-1] == "true"
-        body = extension.to_json(self.base_url, include_deployments=include)
+        deployments = None
+        if _flag(ex.query, "include_deployments"):
+            deployments = self.state.extension_deployments(extension.id)
+        body = extension.to_json(self.base_url, deployments=deployments)
         self.reply(ex, record, 200, body, extension.resource_headers())
 
     def _update(self, ex: Exchange, record: RequestRecord, operation: Operation) -> None:
@@ -285,6 +300,37 @@ class EmulatorApp:
             self._not_found(ex, record)
             return
         self.reply(ex, record, 200, {}, extension.resource_headers())
+
+    def _get_deployment(self, ex: Exchange, record: RequestRecord, operation: Operation) -> None:
+        deployment = self.state.get_deployment(cast(str, record.deployment_id))
+        if deployment is None:
+            self._deployment_not_found(ex, record)
+            return
+        body = deployment.to_json(GetOptions.from_query(ex.query))
+        self.reply(ex, record, 200, body, deployment.resource_headers())
+
+    def _update_deployment(self, ex: Exchange, record: RequestRecord, operation: Operation) -> None:
+        doc = self._json_body(ex, record, operation)
+        if doc is None:
+            return
+        validate_only = _flag(ex.query, "validate_only")
+        try:
+            result = self.state.update_deployment(
+                cast(str, record.deployment_id), doc, validate_only=validate_only
+            )
+        except PlanRefused as exc:
+            self.fail(ex, record, 400, exc.code, str(exc))
+            return
+        if result is None:
+            self._deployment_not_found(ex, record)
+            return
+        deployment = result.deployment
+        body = deployment.update_response(
+            validate_only=validate_only,
+            prune_orphans=bool(doc.get("prune_orphans")),
+            plan=result.plan,
+        )
+        self.reply(ex, record, 200, body, deployment.resource_headers())
 
     def _download(self, ex: Exchange, record: RequestRecord) -> None:
         record.operation_id = DOWNLOAD_OPERATION
@@ -445,8 +491,18 @@ class EmulatorApp:
         message = f"The extension [{record.extension_id}] could not be found"
         self.fail(ex, record, 404, replies.EXTENSION_NOT_FOUND, message)
 
+    def _deployment_not_found(self, ex: Exchange, record: RequestRecord) -> None:
+        message = f"The deployment [{record.deployment_id}] could not be found"
+        self.fail(ex, record, 404, replies.DEPLOYMENT_NOT_FOUND, message)
+
     def _refuse_file(self, ex: Exchange, record: RequestRecord, reason: str | None) -> None:
         message = replies.FILE_NOT_ACCEPTED
         if reason:
             message = f"{message[:-1]}: {reason}."
         self.fail(ex, record, 400, replies.REQUEST_EXECUTION_FAILED, message)
+
+
+def _flag(query: Mapping[str, Sequence[str]], name: str) -> bool:
+    """A boolean query parameter (false when absent)."""
+    values = query.get(name) or ()
+    return bool(values) and values[-1] == "true"

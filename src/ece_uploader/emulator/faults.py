@@ -1,8 +1,9 @@
 """Scripted misbehaviour: answers the emulator gives instead of the real one.
 
 A :class:`Fault` is queued with :meth:`FaultScript.add` for a method and
-optionally an extension id, a number of times; each matching API request
-consumes one use, in the order the faults were added.
+optionally an operation id (``get-deployment``...), an extension id and a
+deployment id, a number of times; each matching API request consumes one use, in
+the order the faults were added.
 
 Effects, applied in this order:
 
@@ -15,7 +16,9 @@ Effects, applied in this order:
 - ``html``: answer ``status`` (default 502) with this HTML page, as a proxy or WAF
   in front of ECE would;
 - ``status``: answer a ``BasicFailedReply`` with ``code`` and ``message`` (codes
-  default from the status) and ``x-cloud-error-codes``;
+  default from the status and the operation: ``extensions.*`` for extension
+  operations, ``deployments.*``/``clusters.*`` for deployment ones) and
+  ``x-cloud-error-codes``;
 - ``retry_after``: add a ``Retry-After`` header to the answer;
 - ``keep_bytes``: serve an upload normally but store (and report in
   ``file_metadata.size``) only its first bytes, as a proxy that cut the body
@@ -27,7 +30,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from . import replies
@@ -42,6 +45,14 @@ _DEFAULT_CODES = {
     404: "extensions.not_found",
     409: "extensions.version_conflict",
 }
+# For operations on /deployments/{deployment_id}.
+_DEFAULT_DEPLOYMENT_CODES = {
+    400: replies.INVALID_PLAN,
+    401: "root.unauthenticated",
+    403: "root.unauthorized.rbac",
+    404: replies.DEPLOYMENT_NOT_FOUND,
+}
+DEPLOYMENT_OPERATIONS = frozenset({"get-deployment", "update-deployment"})
 _FALLBACK_CODE = replies.INTERNAL_ERROR
 
 
@@ -105,9 +116,15 @@ class Fault:
 
     @property
     def error_code(self) -> str:
+        """The code answered to an extension operation."""
+        return self.error_code_for(None)
+
+    def error_code_for(self, operation_id: str | None) -> str:
+        """The code answered to ``operation_id`` (``code``, or the status's default)."""
         if self.code:
             return self.code
-        return _DEFAULT_CODES.get(self.answer_status or 0, _FALLBACK_CODE)
+        defaults = _DEFAULT_DEPLOYMENT_CODES if operation_id in DEPLOYMENT_OPERATIONS else None
+        return (defaults or _DEFAULT_CODES).get(self.answer_status or 0, _FALLBACK_CODE)
 
     @property
     def error_message(self) -> str:
@@ -155,19 +172,36 @@ class ScriptedFault:
     extension_id: str | None
     # None: every matching request until cleared.
     remaining: int | None
+    operation_id: str | None = None
+    deployment_id: str | None = None
 
-    def matches(self, method: str, extension_id: str | None) -> bool:
-        if self.method is not None and self.method != method:
-            return False
-        return self.extension_id is None or self.extension_id == extension_id
+    def matches(self, request: FaultTarget) -> bool:
+        return (
+            self.method in (None, request.method)
+            and self.operation_id in (None, request.operation_id)
+            and self.extension_id in (None, request.extension_id)
+            and self.deployment_id in (None, request.deployment_id)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "fault": self.fault.to_json(),
             "method": self.method,
+            "operation_id": self.operation_id,
             "extension_id": self.extension_id,
+            "deployment_id": self.deployment_id,
             "remaining": self.remaining,
         }
+
+
+@dataclass(frozen=True)
+class FaultTarget:
+    """What a fault can be aimed at in an API request."""
+
+    method: str
+    operation_id: str | None = None
+    extension_id: str | None = None
+    deployment_id: str | None = None
 
 
 class FaultScript:
@@ -184,18 +218,33 @@ class FaultScript:
         method: str | None = None,
         extension_id: str | None = None,
         times: int | None = 1,
+        operation_id: str | None = None,
+        deployment_id: str | None = None,
     ) -> None:
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
-        entry = ScriptedFault(fault, method.upper() if method else None, extension_id, times)
+        entry = ScriptedFault(
+            fault,
+            method.upper() if method else None,
+            extension_id,
+            times,
+            operation_id=operation_id,
+            deployment_id=deployment_id,
+        )
         with self._lock:
             self._entries.append(entry)
 
-    def take(self, method: str, extension_id: str | None) -> Fault | None:
+    def take(self, request: FaultTarget) -> Fault | None:
         """Consume one use of the first fault that matches the request."""
+        request = FaultTarget(
+            request.method.upper(),
+            request.operation_id,
+            request.extension_id,
+            request.deployment_id,
+        )
         with self._lock:
             for entry in self._entries:
-                if entry.matches(method.upper(), extension_id):
+                if entry.matches(request):
                     if entry.remaining is not None:
                         entry.remaining -= 1
                         if entry.remaining == 0:
@@ -205,9 +254,7 @@ class FaultScript:
 
     def pending(self) -> list[ScriptedFault]:
         with self._lock:
-            return [
-                ScriptedFault(e.fault, e.method, e.extension_id, e.remaining) for e in self._entries
-            ]
+            return [replace(e) for e in self._entries]
 
     def clear(self) -> None:
         with self._lock:

@@ -1,4 +1,7 @@
-"""What the emulator keeps: extensions with their stored file, uploads and requests."""
+"""What the emulator keeps: extensions with their stored file, uploads and requests.
+
+Deployments and their plans are in :mod:`ece_uploader.emulator.deployments`.
+"""
 
 from __future__ import annotations
 
@@ -72,6 +75,7 @@ class RequestRecord:
     content_type: str | None
     operation_id: str | None = None
     extension_id: str | None = None
+    deployment_id: str | None = None
     auth_scheme: str | None = None
     body_size: int = 0
     part_names: tuple[str, ...] = ()
@@ -90,6 +94,7 @@ class RequestRecord:
             "content_type": self.content_type,
             "operation_id": self.operation_id,
             "extension_id": self.extension_id,
+            "deployment_id": self.deployment_id,
             "auth_scheme": self.auth_scheme,
             "body_size": self.body_size,
             "part_names": list(self.part_names),
@@ -125,8 +130,8 @@ class ExtensionState:
     resource_version: int = 1
     file: StoredFile | None = field(default=None, repr=False)
 
-    def to_json(self, base_url: str, *, include_deployments: bool = False) -> dict[str, Any]:
-        """The spec's ``Extension`` model."""
+    def to_json(self, base_url: str, *, deployments: list[str] | None = None) -> dict[str, Any]:
+        """The spec's ``Extension`` model (``deployments``: ids of those using it)."""
         body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
@@ -138,8 +143,8 @@ class ExtensionState:
             body["description"] = self.description
         if self.download_url is not None:
             body["download_url"] = self.download_url
-        if include_deployments:
-            body["deployments"] = []
+        if deployments is not None:
+            body["deployments"] = list(deployments)
         if self.file is not None:
             body["file_metadata"] = {
                 "size": self.file.size,

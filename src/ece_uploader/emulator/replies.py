@@ -13,6 +13,15 @@ ERROR_CODES_HEADER = "x-cloud-error-codes"
 # Documented by the spec for the extension operations.
 EXTENSION_NOT_FOUND = "extensions.not_found"
 REQUEST_EXECUTION_FAILED = "extensions.request_execution_failed"
+# Documented by the spec for get-deployment and update-deployment (404).
+DEPLOYMENT_NOT_FOUND = "deployments.deployment_not_found"
+# update-deployment documents 400 "The deployment request had errors" with no
+# codes; the emulator answers these two of the full spec's codes: a plan that
+# cannot be applied, and a resource in a state that refuses a new plan (one is
+# already pending; the spec says of this code "the command sent to a Resource
+# found the Resource in an illegal state").
+INVALID_PLAN = "clusters.cluster_invalid_plan"
+PLAN_IN_PROGRESS = "deployments.deployment_resource_plan_change_error"
 # Generic ECE codes (any operation): in the full ECE spec, or seen in Elastic's
 # client test fixtures (invalid_json_request, resource_not_found).
 UNAUTHENTICATED = "root.unauthenticated"

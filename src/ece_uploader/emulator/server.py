@@ -13,6 +13,16 @@ from types import TracebackType
 from typing import Any, Self
 
 from .app import EmulatorApp
+from .deployments import (
+    DEFAULT_ELASTICSEARCH_VERSION,
+    DEFAULT_FAILURE_MESSAGE,
+    DEFAULT_FAILURE_TYPE,
+    DEFAULT_PLAN_DURATION_SECONDS,
+    FULL_VIEW,
+    DeploymentUpdateRecord,
+    PlanFailure,
+    PlanRecord,
+)
 from .faults import Fault, ScriptedFault
 from .models import EXTENSION_TYPES, RequestRecord, UploadRecord
 from .spec import ApiSpec, default_spec
@@ -21,6 +31,7 @@ from .tls import TlsMaterial, create_tls_material
 from .transport import EmulatorServer
 
 STOP_WAIT_SECONDS = 5.0
+
 # How often the accept loop looks for a stop request (stop() waits up to this).
 _POLL_SECONDS = 0.01
 
@@ -53,6 +64,7 @@ class EceEmulator:
         storage_dir: str | Path | None = None,
         require_zip: bool = True,
         spec: ApiSpec | None = None,
+        plan_duration: float = DEFAULT_PLAN_DURATION_SECONDS,
     ) -> None:
         self._host = host
         self._port = port
@@ -67,6 +79,7 @@ class EceEmulator:
         files_dir.mkdir(parents=True, exist_ok=True)
         self.spec = spec or default_spec()
         self._state = EmulatorState(files_dir, api_keys=api_keys, basic_users=basic_users)
+        self._state.set_plan_duration(plan_duration)
         self._stopping = threading.Event()
         self._app = EmulatorApp(
             self._state, self.spec, stopping=self._stopping, require_zip=require_zip
@@ -85,7 +98,7 @@ class EceEmulator:
         if self._tls:
             self._tls_material = create_tls_material(self.storage_dir / "tls", [self._host])
             context = self._tls_material.context
-        self._server = EmulatorServer((self._host, self._port), self._app, context)
+        self._server = EmulatorServer((self._host, self._port), self._app.handle, context)
         port = self._server.server_address[1]
         scheme = "https" if self._tls else "http"
         self._url = f"{scheme}://{_url_host(self._host)}:{port}"
@@ -181,6 +194,77 @@ class EceEmulator:
     def list_extensions(self) -> list[dict[str, Any]]:
         return [e.to_json(self._app.base_url) for e in self._state.list_extensions()]
 
+    # -- deployments --------------------------------------------------------
+
+    def create_deployment(
+        self,
+        name: str,
+        *,
+        bundles: Iterable[str] = (),
+        plugins: Iterable[str] = (),
+        healthy: bool = True,
+        version: str = DEFAULT_ELASTICSEARCH_VERSION,
+        plan_duration: float | None = None,
+    ) -> dict[str, Any]:
+        """Create a deployment directly (no request recorded); its ``DeploymentGetResponse``.
+
+        Its Elasticsearch resource's current plan lists the extensions of
+        ``bundles`` and ``plugins`` (ids) as ``user_bundles``/``user_plugins`` with
+        ``repo://<id>`` URLs; ValueError if one is unknown. ``plan_duration``
+        overrides the emulator's for this deployment's plans.
+        """
+        try:
+            deployment = self._state.create_deployment(
+                name=name,
+                bundles=list(bundles),
+                plugins=list(plugins),
+                version=version,
+                healthy=healthy,
+                plan_duration=plan_duration,
+            )
+        except LookupError as exc:
+            raise ValueError(str(exc)) from exc
+        return deployment.to_json(FULL_VIEW)
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """The ``DeploymentGetResponse`` with every plan, history and logs included."""
+        deployment = self._state.get_deployment(deployment_id)
+        return None if deployment is None else deployment.to_json(FULL_VIEW)
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        return [d.to_json(FULL_VIEW) for d in self._state.list_deployments()]
+
+    def deployment_plans(self, deployment_id: str | None = None) -> list[PlanRecord]:
+        """Plan attempts, oldest first: each deployment's creation, then applied updates."""
+        return self._state.deployment_plans(deployment_id)
+
+    def deployment_updates(self, deployment_id: str | None = None) -> list[DeploymentUpdateRecord]:
+        """Accepted ``PUT /deployments/{id}`` requests (validate-only ones too), oldest first."""
+        return self._state.deployment_updates(deployment_id)
+
+    def fail_next_plan(
+        self,
+        deployment_id: str,
+        message: str | None = None,
+        failure_type: str | None = None,
+    ) -> None:
+        """Make the deployment's pending plan, or else its next one, end failed."""
+        failure = PlanFailure(
+            message or DEFAULT_FAILURE_MESSAGE, failure_type or DEFAULT_FAILURE_TYPE
+        )
+        if not self._state.fail_next_plan(deployment_id, failure):
+            raise LookupError(f"no deployment {deployment_id}")
+
+    def set_plan_duration(self, seconds: float, deployment_id: str | None = None) -> None:
+        """How long plans run (seconds): the emulator's default, or one deployment's."""
+        if not self._state.set_plan_duration(seconds, deployment_id):
+            raise LookupError(f"no deployment {deployment_id}")
+
+    def set_deployment_health(self, deployment_id: str, healthy: bool) -> None:
+        """Mark the deployment's Elasticsearch instances healthy or not."""
+        if not self._state.set_deployment_health(deployment_id, healthy):
+            raise LookupError(f"no deployment {deployment_id}")
+
     # -- credentials --------------------------------------------------------
 
     def set_api_keys(self, keys: Iterable[str]) -> None:
@@ -219,6 +303,7 @@ class EceEmulator:
         *,
         extension_id: str | None = None,
         operation_id: str | None = None,
+        deployment_id: str | None = None,
     ) -> list[RequestRecord]:
         return [
             r
@@ -226,6 +311,7 @@ class EceEmulator:
             if (method is None or r.method == method.upper())
             and (extension_id is None or r.extension_id == extension_id)
             and (operation_id is None or r.operation_id == operation_id)
+            and (deployment_id is None or r.deployment_id == deployment_id)
         ]
 
     @property
@@ -242,9 +328,23 @@ class EceEmulator:
         method: str | None = None,
         extension_id: str | None = None,
         times: int | None = 1,
+        operation_id: str | None = None,
+        deployment_id: str | None = None,
     ) -> None:
-        """Queue ``fault`` for the next ``times`` matching API requests (None: all)."""
-        self._state.faults.add(fault, method=method, extension_id=extension_id, times=times)
+        """Queue ``fault`` for the next ``times`` matching API requests (None: all).
+
+        A request matches when it has each of the given ``method``,
+        ``operation_id`` (e.g. ``update-deployment``), ``extension_id`` and
+        ``deployment_id``.
+        """
+        self._state.faults.add(
+            fault,
+            method=method,
+            extension_id=extension_id,
+            times=times,
+            operation_id=operation_id,
+            deployment_id=deployment_id,
+        )
 
     def pending_faults(self) -> list[ScriptedFault]:
         return self._state.faults.pending()
@@ -253,5 +353,8 @@ class EceEmulator:
         self._state.faults.clear()
 
     def reset(self) -> None:
-        """Forget extensions, files, logs, violations and faults; keep credentials."""
+        """Forget extensions, files, deployments, logs, violations and faults.
+
+        Credentials and the default plan duration stay.
+        """
         self._state.reset()

@@ -1,7 +1,10 @@
-"""The ECE extensions API as its Swagger 2.0 spec describes it.
+"""The ECE API the emulator serves, as its Swagger 2.0 spec describes it.
 
-The spec is package data (``ece-extensions-swagger.json``, a copy of the one in
-Elastic's cloud-sdk-go). :class:`ApiSpec` routes requests to operations, checks
+The spec is package data (``ece-emulator-swagger.json``): the served operations
+of ECE's full API document with every definition they use, unchanged, as
+:mod:`ece_uploader.emulator.spec_subset` extracts them. :class:`ApiSpec` routes
+requests to operations (a literal path segment wins over a template one, so
+``/deployments/extensions`` is never read as a deployment id), checks
 requests against the operation's parameters, and checks responses against the
 operation's response schemas and headers. Problems are returned as sentences;
 nothing here raises on a non-conformant message.
@@ -22,12 +25,13 @@ from urllib.parse import unquote, urlsplit
 import jsonschema  # type: ignore[import-untyped]
 
 SPEC_PACKAGE = "ece_uploader.emulator"
-SPEC_FILE = "ece-extensions-swagger.json"
+SPEC_FILE = "ece-emulator-swagger.json"
 ERROR_CODES_HEADER = "x-cloud-error-codes"
 # Codes ECE answers on any operation (authentication, routing); the spec lists
 # only the operation-specific ones.
 GENERIC_CODE_PREFIX = "root."
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH"})
 _BOOLEANS = frozenset({"true", "false"})
 _TIMESTAMP_HEADERS = ("x-cloud-resource-created", "x-cloud-resource-last-modified")
@@ -136,6 +140,11 @@ class RouteMatch:
     allowed_methods: tuple[str, ...]
 
 
+def _specificity(template: str) -> tuple[bool, ...]:
+    """Sorts literal segments before template ones, segment by segment."""
+    return tuple(segment.startswith("{") for segment in template.split("/"))
+
+
 def _template_regex(template: str) -> re.Pattern[str]:
     pattern = ""
     for literal, name in re.findall(r"([^{]*)(?:\{(\w+)\})?", template):
@@ -165,6 +174,7 @@ class ApiSpec:
                 by_method[operation.method] = operation
                 self._operations[operation.operation_id] = operation
             self._routes.append((_template_regex(template), template, by_method))
+        self._routes.sort(key=lambda route: _specificity(route[1]))
 
     @property
     def operations(self) -> Mapping[str, Operation]:
@@ -207,6 +217,8 @@ class ApiSpec:
                 problems.append(f"query parameter {name!r} is repeated")
             if param.get("type") == "boolean" and any(v not in _BOOLEANS for v in values):
                 problems.append(f"query parameter {name!r} must be true or false")
+            if param.get("type") == "integer" and not all(_INTEGER.fullmatch(v) for v in values):
+                problems.append(f"query parameter {name!r} must be an integer")
         for name, param in declared.items():
             if param.get("required") and name not in query:
                 problems.append(f"required query parameter {name!r} is missing")

@@ -1,22 +1,40 @@
-"""The emulator's state: credentials, extensions, stored files and the logs.
+"""The emulator's state: credentials, extensions, stored files, deployments, logs.
 
-Every method is safe to call from any thread. Extensions handed out are copies.
+Every method is safe to call from any thread. Extensions and deployments handed
+out are copies; deployments are settled (a pending plan whose time has come has
+ended) before they are read.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import hmac
+import math
 import secrets
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from . import replies
 from .body import SpooledFile
+from .deployments import (
+    CREATE_ACTION,
+    DEFAULT_PLAN_DURATION_SECONDS,
+    DeploymentState,
+    DeploymentUpdateRecord,
+    PlanAttempt,
+    PlanFailure,
+    PlanRecord,
+    extension_ids,
+    initial_plan,
+)
 from .faults import FaultScript
 from .models import ExtensionState, RequestRecord, StoredFile, UploadMode, UploadRecord, utc_now
 
@@ -25,6 +43,31 @@ _ID_SPAN = 9 * 10**9
 _TICK = dt.timedelta(milliseconds=1)
 # Passed to update_extension for a field the request left out.
 KEEP = object()
+
+
+class PlanRefused(Exception):
+    """When an update names a deployment's resources wrongly or comes while a plan runs.
+
+    Answer 400 with ``code`` and the message.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What an accepted deployment update did: the deployment after it, the plan sent."""
+
+    deployment: DeploymentState
+    plan: dict[str, Any] | None
+
+
+def _check_duration(seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a plan duration is a non-negative number of seconds")
+    return float(seconds)
 
 
 class EmulatorState:
@@ -44,6 +87,9 @@ class EmulatorState:
         self._uploads: list[UploadRecord] = []
         self._requests: list[RequestRecord] = []
         self._violations: list[str] = []
+        self._deployments: dict[str, DeploymentState] = {}
+        self._deployment_updates: list[DeploymentUpdateRecord] = []
+        self._plan_duration = DEFAULT_PLAN_DURATION_SECONDS
         self._api_keys: tuple[bytes, ...] = ()
         self._basic_users: dict[str, bytes] = {}
         self.set_api_keys(api_keys)
@@ -214,6 +260,192 @@ class EmulatorState:
             extension = self._extensions.get(extension_id)
             return None if extension is None or extension.file is None else extension.file.path
 
+    def extension_deployments(self, extension_id: str) -> list[str]:
+        """Ids of the deployments whose current plan uses the extension, oldest first."""
+        with self._lock:
+            self._settle()
+            return [d.id for d in self._deployments.values() if extension_id in d.extension_ids()]
+
+    # -- deployments ------------------------------------------------------
+
+    def create_deployment(
+        self,
+        *,
+        name: str,
+        bundles: Iterable[str] = (),
+        plugins: Iterable[str] = (),
+        version: str,
+        healthy: bool = True,
+        plan_duration: float | None = None,
+    ) -> DeploymentState:
+        """A deployment whose current plan uses these extensions; LookupError if one is unknown."""
+        if plan_duration is not None:
+            plan_duration = _check_duration(plan_duration)
+        with self._lock:
+            entries: dict[str, list[dict[str, str]]] = {"bundles": [], "plugins": []}
+            for kind, ids in (("bundles", bundles), ("plugins", plugins)):
+                for extension_id in ids:
+                    extension = self._extensions.get(extension_id)
+                    if extension is None:
+                        raise LookupError(f"no extension {extension_id}")
+                    entries[kind].append(
+                        {
+                            "name": extension.name,
+                            "url": f"repo://{extension.id}",
+                            "elasticsearch_version": extension.version,
+                        }
+                    )
+            now = utc_now()
+            attempt = PlanAttempt(
+                attempt_id=str(uuid.uuid4()),
+                number=0,
+                action=CREATE_ACTION,
+                plan=initial_plan(version, entries["bundles"], entries["plugins"]),
+                started=now,
+                began=time.monotonic(),
+                due=time.monotonic(),
+                ends=now,
+                outcome="success",
+            )
+            deployment = DeploymentState(
+                id=self._new_deployment_id(),
+                name=name,
+                cluster_id=secrets.token_hex(16),
+                created=now,
+                modified=now,
+                current=attempt,
+                healthy=healthy,
+                plan_duration=plan_duration,
+                history=[attempt],
+            )
+            self._deployments[deployment.id] = deployment
+            return copy.deepcopy(deployment)
+
+    def get_deployment(self, deployment_id: str) -> DeploymentState | None:
+        with self._lock:
+            self._settle()
+            deployment = self._deployments.get(deployment_id)
+            return None if deployment is None else copy.deepcopy(deployment)
+
+    def list_deployments(self) -> list[DeploymentState]:
+        with self._lock:
+            self._settle()
+            return [copy.deepcopy(d) for d in self._deployments.values()]
+
+    def update_deployment(
+        self, deployment_id: str, body: Mapping[str, Any], *, validate_only: bool
+    ) -> UpdateResult | None:
+        """Check (and unless ``validate_only``, apply) a ``DeploymentUpdateRequest``.
+
+        None when there is no such deployment; PlanRefused when the request
+        cannot be carried out. Only the Elasticsearch resource is emulated.
+        """
+        with self._lock:
+            self._settle()
+            deployment = self._deployments.get(deployment_id)
+            if deployment is None:
+                return None
+            resources = body.get("resources") or {}
+            others = sorted(k for k, v in resources.items() if k != "elasticsearch" and v)
+            if others:
+                message = f"The emulator has no {', '.join(others)} resources to update"
+                raise PlanRefused(replies.INVALID_PLAN, message)
+            payloads = resources.get("elasticsearch") or []
+            if len(payloads) > 1:
+                message = "A deployment has one Elasticsearch resource"
+                raise PlanRefused(replies.INVALID_PLAN, message)
+            plan: dict[str, Any] | None = None
+            if payloads:
+                payload = payloads[0]
+                if payload["ref_id"] != deployment.ref_id:
+                    message = f"The deployment has no Elasticsearch resource [{payload['ref_id']}]"
+                    raise PlanRefused(replies.INVALID_PLAN, message)
+                if payload["region"] != deployment.region:
+                    message = f"The Elasticsearch resource is in region [{deployment.region}]"
+                    raise PlanRefused(replies.INVALID_PLAN, message)
+                plan = copy.deepcopy(payload["plan"])
+                unknown = sorted(extension_ids(plan) - set(self._extensions))
+                if unknown:
+                    message = f"The plan uses unknown extensions {unknown}"
+                    raise PlanRefused(replies.INVALID_PLAN, message)
+            if plan is not None and deployment.pending is not None and not validate_only:
+                message = (
+                    f"The Elasticsearch resource [{deployment.ref_id}] already has a pending "
+                    "plan: wait for it to end before applying another"
+                )
+                raise PlanRefused(replies.PLAN_IN_PROGRESS, message)
+            now = utc_now()
+            self._deployment_updates.append(
+                DeploymentUpdateRecord(deployment_id, validate_only, copy.deepcopy(dict(body)), now)
+            )
+            if not validate_only:
+                if isinstance(body.get("name"), str):
+                    deployment.name = body["name"]
+                if plan is not None:
+                    duration = deployment.plan_duration
+                    if duration is None:
+                        duration = self._plan_duration
+                    deployment.start_plan(
+                        copy.deepcopy(plan), duration=duration, now=time.monotonic(), at=now
+                    )
+                    deployment.settle(time.monotonic())
+            return UpdateResult(copy.deepcopy(deployment), plan)
+
+    def fail_next_plan(self, deployment_id: str, failure: PlanFailure) -> bool:
+        """The deployment's pending plan, or else its next one, ends failed; False if unknown."""
+        with self._lock:
+            self._settle()
+            deployment = self._deployments.get(deployment_id)
+            if deployment is None:
+                return False
+            deployment.fail_next_plan(failure)
+            return True
+
+    def set_plan_duration(self, seconds: float, deployment_id: str | None = None) -> bool:
+        """How long plans run: every deployment's default, or one deployment's own.
+
+        A plan pending meanwhile is rescheduled: it lasts ``seconds`` from its start.
+        """
+        seconds = _check_duration(seconds)
+        with self._lock:
+            if deployment_id is None:
+                self._plan_duration = seconds
+                affected = [d for d in self._deployments.values() if d.plan_duration is None]
+            else:
+                deployment = self._deployments.get(deployment_id)
+                if deployment is None:
+                    return False
+                deployment.plan_duration = seconds
+                affected = [deployment]
+            for deployment in affected:
+                if deployment.pending is not None:
+                    deployment.pending.reschedule(seconds)
+            self._settle()
+            return True
+
+    def set_deployment_health(self, deployment_id: str, healthy: bool) -> bool:
+        with self._lock:
+            deployment = self._deployments.get(deployment_id)
+            if deployment is None:
+                return False
+            deployment.healthy = healthy
+            return True
+
+    def deployment_plans(self, deployment_id: str | None = None) -> list[PlanRecord]:
+        """Plan attempts (creation, applied updates), oldest first; pending ones included."""
+        with self._lock:
+            self._settle()
+            return [
+                record
+                for d in self._deployments.values()
+                if deployment_id in (None, d.id)
+                for record in d.plan_records()
+            ]
+
+    def deployment_updates(self, deployment_id: str | None = None) -> list[DeploymentUpdateRecord]:
+        with self._lock:
+            return [u for u in self._deployment_updates if deployment_id in (None, u.deployment_id)]
+
     # -- logs -------------------------------------------------------------
 
     def record_request(self, record: RequestRecord) -> None:
@@ -239,10 +471,15 @@ class EmulatorState:
             return [u for u in self._uploads if extension_id in (None, u.extension_id)]
 
     def reset(self) -> None:
-        """Forget extensions, files, logs and faults (credentials stay)."""
+        """Forget extensions, files, deployments, logs and faults.
+
+        Credentials and the default plan duration stay.
+        """
         with self._lock:
             files = [e.file for e in self._extensions.values() if e.file is not None]
             self._extensions.clear()
+            self._deployments.clear()
+            self._deployment_updates.clear()
             self._uploads.clear()
             self._requests.clear()
             self._violations.clear()
@@ -251,6 +488,17 @@ class EmulatorState:
             stored.path.unlink(missing_ok=True)
 
     # -- helpers (lock held) ----------------------------------------------
+
+    def _settle(self) -> None:
+        now = time.monotonic()
+        for deployment in self._deployments.values():
+            deployment.settle(now)
+
+    def _new_deployment_id(self) -> str:
+        while True:
+            candidate = secrets.token_hex(16)
+            if candidate not in self._deployments:
+                return candidate
 
     def _new_id(self) -> str:
         while True:

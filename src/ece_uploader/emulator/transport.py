@@ -1,7 +1,8 @@
 """HTTP/1.1 plumbing: a threaded server with keep-alive, TLS and abrupt endings.
 
 The standard library's :class:`http.server.BaseHTTPRequestHandler` does the
-parsing; :class:`Exchange` gives the application one request to read and answer
+parsing; :class:`Exchange` gives the server's handler (any ``Callable[[Exchange],
+None]``: this module knows nothing of what answers) one request to read and answer
 (or to reset or hold, for fault injection). Each connection gets a thread; the
 TLS handshake happens there too, so a slow client never blocks the accept loop.
 ``Expect: 100-continue`` is answered lazily: ``100 Continue`` goes out when the
@@ -18,7 +19,7 @@ import socket
 import ssl
 import struct
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -29,8 +30,6 @@ from .body import BodyError, RequestBody
 
 if TYPE_CHECKING:
     from socketserver import _RequestType
-
-    from .app import EmulatorApp
 
 _LOG = logging.getLogger(__name__)
 
@@ -165,6 +164,10 @@ class Exchange:
         self._handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
+# What the server calls with each request; it must answer, reset or hold it.
+Handler = Callable[[Exchange], None]
+
+
 def _content_length(value: str | None) -> int | None:
     if value is None:
         return None
@@ -196,7 +199,7 @@ def _peer_closed(sock: socket.socket) -> bool:
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):
-    """Hands every request of a connection to the server's application."""
+    """Hands every request of a connection to the server's handler."""
 
     protocol_version = "HTTP/1.1"
     server_version = "ece-emulator"
@@ -233,7 +236,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         exchange: Exchange | None = None
         try:
             exchange = Exchange(self)
-            server.app.handle(exchange)
+            server.handler(exchange)
         except BodyError as exc:
             _LOG.debug("unreadable request body: %s", exc)
             self._refuse(exchange)
@@ -279,10 +282,10 @@ class EmulatorServer(ThreadingMixIn, HTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        app: EmulatorApp,
+        handler: Handler,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.app = app
+        self.handler = handler
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._idle = threading.Condition()
