@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
+import struct
 import zlib
 from typing import BinaryIO
 
@@ -24,7 +24,16 @@ from extension_uploader import reasons
 from . import content
 from .endrecord import EndRecord, check_directory_bounds, read_end_record
 from .names import NamedEntry, check_name, find_duplicates
-from .report import RATIO_MIN_BYTES, ExtensionInfo, Findings, Limits, Problem, Refusal, Report
+from .report import (
+    RATIO_MIN_BYTES,
+    ExtensionInfo,
+    Findings,
+    InspectionBug,
+    Limits,
+    Problem,
+    Refusal,
+    Report,
+)
 from .streaming import Expected, verify_entry
 from .structure import (
     AES_ENCRYPTED,
@@ -42,8 +51,6 @@ from .structure import (
     read_extent,
 )
 
-logger = logging.getLogger(__name__)
-
 UNICODE_PATH_EXTRA_ID = 0x7075
 UNIX_SYSTEMS = (3, 19)  # "made by" hosts whose external attributes hold a Unix mode
 UNIX_EXTENSION = 0x8000
@@ -51,6 +58,10 @@ _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _ALLOWED_TYPES = (0, stat.S_IFREG, stat.S_IFDIR)
 # Problems after which no entry data is read: the layout or the sizes cannot be trusted.
 _UNSOUND = (reasons.ZIP_CORRUPT, reasons.ZIP_OVERLAPPING_ENTRIES, reasons.ZIP_BOMB)
+# What parsing raises when the bytes are malformed in a way no explicit check caught:
+# a field unpacked from a truncated buffer, a damaged compressed stream, an early end.
+# These mean "corrupt"; any other exception is a bug in the inspection.
+_MALFORMED = (struct.error, zlib.error, EOFError)
 
 
 def inspect_archive(
@@ -60,8 +71,9 @@ def inspect_archive(
 ) -> Report:
     """Judge the zip at ``path``: safe to unpack, and acceptable to ECE.
 
-    Never raises for anything the file contains; only an OSError opening or reading
-    the path itself propagates.
+    Never raises for anything the file contains. An OSError opening or reading the
+    path propagates as it is; any other failure of the inspection itself is raised as
+    :class:`InspectionBug`, never reported as a verdict on the archive.
     """
     with open(path, "rb", buffering=0) as fh:  # noqa: PTH123 - raw, unbuffered reads
         file_size = os.fstat(fh.fileno()).st_size
@@ -70,13 +82,16 @@ def inspect_archive(
             inspection.run()
         except Refusal as refusal:
             inspection.findings.add_problem(refusal.problem)
-        except OSError:
-            raise
-        except Exception as exc:  # the last line of "never raises for any bytes"
-            logger.exception("inspection failed unexpectedly")
+        except _MALFORMED as exc:
             inspection.findings.add(
                 reasons.ZIP_CORRUPT, None, f"the archive could not be parsed ({type(exc).__name__})"
             )
+        except OSError:
+            raise
+        except Exception as exc:
+            raise InspectionBug(
+                f"the inspection of {os.fspath(path)!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return inspection.report()
 
 

@@ -234,6 +234,7 @@ HOSTILE: list[Case] = [
     Case("truncated-deflate-stream", members(ok_file(data=b"x" * 5000, payload=raw_deflate(b"x" * 5000)[:-2])), reasons.ZIP_CORRUPT),
     Case("garbage-after-deflate-stream", members(ok_file(payload=raw_deflate(b"hello\n") + b"hidden")), reasons.ZIP_CORRUPT),
     Case("invalid-deflate-data", members(ok_file(payload=b"\xff" * 20)), reasons.ZIP_CORRUPT),
+    Case("invalid-deflate64-data", members(Member("d64.bin", b"x", method=DEFLATED64, payload=b"\xff" * 20)), reasons.ZIP_CORRUPT),
     Case("empty-entry-bad-crc", members(ok_file("empty.txt", b"", payload=b"", crc=7)), reasons.ZIP_CORRUPT),
     Case("directory-with-content", members(Member("dir/", b"secret", method=STORED)), reasons.ZIP_CORRUPT),
     # -- too many entries -------------------------------------------------------------
