@@ -275,7 +275,9 @@ def read_extent(
     data_end = data_start + entry.compressed_size
     end = data_end
     if flags & FLAG_DATA_DESCRIPTOR and data_end <= cd_offset:
-        descriptor = _descriptor_size(fh, entry, data_end, cd_offset)
+        huge = max(entry.compressed_size, entry.file_size) >= U32_MAX
+        wide = huge or zip64_block(local_extra) is not None
+        descriptor = _descriptor_size(fh, entry, data_end, cd_offset, wide=wide)
         if descriptor is None:
             corrupt("the data descriptor is missing or disagrees with the central directory")
         end += descriptor or 0
@@ -300,21 +302,25 @@ def _local_values_agree(
     return actual == expected
 
 
-def _descriptor_size(fh: BinaryIO, entry: Entry, data_end: int, cd_offset: int) -> int | None:
+def _descriptor_size(
+    fh: BinaryIO, entry: Entry, data_end: int, cd_offset: int, *, wide: bool
+) -> int | None:
     """Length of the data descriptor after an entry's data, if one repeats its values.
 
-    The descriptor's shape is not self-describing (signature optional, sizes 4 or 8
-    bytes), so each shape is tried and only one that agrees with the directory fits.
+    Its sizes are 8 bytes wide when the local header carries a zip64 extra field (the
+    rule of APPNOTE 4.3.9, followed by CPython, Info-ZIP and Java's ZipInputStream),
+    or when a size does not fit in 4 bytes (what Java and Go write for huge entries
+    without that field); otherwise 4 bytes. The width is never guessed from the bytes:
+    for an empty entry the 4-byte reading of an 8-byte descriptor also "matches",
+    and would leave 8 of its bytes looking like data between entries. The signature
+    is optional, so both forms are tried.
     """
-    raw = read_at(fh, data_end, min(24, cd_offset - data_end))
+    layout, width = ("<L2Q", 20) if wide else ("<3L", 12)
+    raw = read_at(fh, data_end, min(4 + width, cd_offset - data_end))
     expected = (entry.crc, entry.compressed_size, entry.file_size)
-    for signed in (True, False):
-        if signed and raw[:4] != DESCRIPTOR_SIGNATURE:
-            continue
-        start = 4 if signed else 0
-        for layout, width in (("<3L", 12), ("<L2Q", 20)):
-            if len(raw) >= start + width and struct.unpack_from(layout, raw, start) == expected:
-                return start + width
+    for start in (4, 0) if raw[:4] == DESCRIPTOR_SIGNATURE else (0,):
+        if len(raw) >= start + width and struct.unpack_from(layout, raw, start) == expected:
+            return start + width
     return None
 
 

@@ -132,6 +132,36 @@ def _unseekable_zip() -> bytes:
     return b"".join(pipe.chunks)
 
 
+def _unseekable_zip64_empty() -> bytes:
+    """zipfile writing to a pipe with force_zip64: an empty file gets a zip64 extra in
+    its local header and a 24-byte data descriptor (CPython, unzip, 7-Zip read it)."""
+
+    class Pipe(io.RawIOBase):
+        def __init__(self) -> None:
+            self.chunks: list[bytes] = []
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            self.chunks.append(bytes(data))
+            return len(data)
+
+    pipe = Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("empty.txt", "w", force_zip64=True):
+            pass
+        with archive.open("after.txt", "w", force_zip64=True) as entry:
+            entry.write(b"after the empty one\n")
+        with archive.open("empty-too.txt", "w", force_zip64=True):
+            pass
+    return b"".join(pipe.chunks)
+
+
+def _empty_zip64_descriptor(payload: bytes = b"", **kw: object) -> Member:
+    return Member("empty.txt", b"", payload=payload, descriptor=True, zip64=True, **kw)  # type: ignore[arg-type]
+
+
 def _forced_zip64() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -227,6 +257,8 @@ HOSTILE: list[Case] = [
     Case("local-offset-beyond-file", members(ok_file(cd={"offset": 10**6})), reasons.ZIP_CORRUPT),
     Case("descriptor-disagrees", members(_descriptor_entry(cd={"crc": 0xDEAD})), reasons.ZIP_CORRUPT),
     Case("descriptor-missing", members(ok_file(flags=0x08, local={"crc": 0})), reasons.ZIP_CORRUPT),
+    Case("descriptor-zip64-without-zip64-extra", members(Member("empty.txt", b"", payload=b"", descriptor=True, descriptor_zip64=True), ok_file("after.txt")), reasons.ZIP_CORRUPT),
+    Case("descriptor-narrow-despite-zip64-extra", members(_empty_zip64_descriptor(descriptor_zip64=False), ok_file("after.txt")), reasons.ZIP_CORRUPT),
     # -- data that does not match its headers -----------------------------------------
     Case("bad-crc", mutated(members(ok_file(method=STORED)), _flip_data_byte), reasons.ZIP_CORRUPT),
     Case("stored-sizes-differ", members(ok_file(method=STORED, usize=3, payload=b"hello\n")), reasons.ZIP_CORRUPT),
@@ -343,6 +375,11 @@ LEGITIMATE: list[Case] = [
     Case("data-descriptor-no-signature", members(_descriptor_entry(descriptor_signature=False)), None),
     Case("data-descriptor-zip64", members(_descriptor_entry(zip64=True, local={"csize": 0, "usize": 0})), None),
     Case("zipfile-unseekable", _unseekable_zip, None),
+    Case("zipfile-unseekable-zip64-empty", _unseekable_zip64_empty, None),
+    Case("descriptor-zip64-empty", members(_empty_zip64_descriptor(), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-no-signature", members(_empty_zip64_descriptor(descriptor_signature=False), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-deflate-stream", members(_empty_zip64_descriptor(raw_deflate(b"")), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-last", members(ok_file("first.txt"), _empty_zip64_descriptor(descriptor_signature=False)), None),
     Case("stored-entries", lambda: zipped({"a.bin": bytes(range(256))}, zipfile.ZIP_STORED), None),
     Case("empty-file-entry", lambda: zipped({"empty.txt": b""}), None),
     Case("empty-deflated-no-stream", members(ok_file("empty.txt", b"", payload=b""), ok_file("x")), None),
