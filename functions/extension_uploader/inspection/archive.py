@@ -46,6 +46,7 @@ from .structure import (
     Extent,
     check_layout,
     entry_from,
+    extra_problem,
     iter_central_records,
     iter_extra,
     read_extent,
@@ -156,6 +157,13 @@ class _Inspection:
 
     def check_record(self, record: CentralRecord, entry: Entry) -> None:
         add = self.findings.add
+        malformed = extra_problem(record.extra)
+        if malformed:
+            add(
+                reasons.ZIP_CORRUPT,
+                entry.display,
+                f"the central directory's extra field is malformed: {malformed}",
+            )
         for code, message in check_name(record.raw_name, entry.name):
             add(code, entry.display, message)
         if _has_conflicting_unicode_path(record, entry.name):

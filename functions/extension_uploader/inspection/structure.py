@@ -102,6 +102,29 @@ def iter_extra(extra: bytes) -> Iterator[tuple[int, bytes]]:
         position += 4 + size
 
 
+def extra_problem(extra: bytes) -> str | None:
+    """What is wrong with an extra field's framing, or None if it is sound.
+
+    Each field is a 2-byte id, a 2-byte size and that many bytes. A field whose size
+    runs past the end of the block is refused: CPython's zipfile, Rust's zip and
+    Java's ZipFile refuse the archive (the JVM may not open it at all), while other
+    readers skip the block, so they would not agree on what it holds. Fewer than 4
+    bytes left over at the end are padding some writers leave, and every reader
+    ignores them.
+    """
+    position = 0
+    while position + 4 <= len(extra):
+        header_id, size = struct.unpack_from("<2H", extra, position)
+        remaining = len(extra) - position - 4
+        if size > remaining:
+            return (
+                f"field 0x{header_id:04x} claims {size} bytes, but only {remaining} "
+                f"remain in the {len(extra)}-byte block"
+            )
+        position += 4 + size
+    return None
+
+
 def zip64_block(extra: bytes) -> bytes | None:
     """The data of the zip64 extended information block, if the extra field has one."""
     for header_id, data in iter_extra(extra):
@@ -269,6 +292,9 @@ def read_extent(
     if (flags ^ entry.flags) & ENCRYPTION_FLAGS:
         corrupt("the local header and the central directory disagree on encryption")
     local_extra = name_and_extra[name_size:]
+    malformed = extra_problem(local_extra)
+    if malformed:
+        corrupt(f"the local header's extra field is malformed: {malformed}")
     if not _local_values_agree(entry, flags, (crc, compressed, size), local_extra):
         corrupt("the local header and the central directory disagree on CRC or sizes")
     data_start = entry.header_offset + LOCAL_HEADER.size + name_size + extra_size

@@ -223,6 +223,11 @@ def _unicode_path(raw: bytes, unicode_name: str) -> bytes:
     return struct.pack("<2H", 0x7075, len(data)) + data
 
 
+# An empty extended-timestamp field, then a "field" claiming 13,121 bytes in a
+# 24-byte block: CPython, Rust's zip and Java's ZipFile refuse it, unzip skips it.
+OVERRUNNING_EXTRA = struct.pack("<4H", 0x5455, 0, 0x3341, 13121) + b"\0" * 16
+
+
 def _geoip_bundle(name: str) -> Callable[[], bytes]:
     return lambda: zipped({f"ingest-geoip/{name}": b"\x00mmdb"})
 
@@ -259,6 +264,9 @@ HOSTILE: list[Case] = [
     Case("descriptor-missing", members(ok_file(flags=0x08, local={"crc": 0})), reasons.ZIP_CORRUPT),
     Case("descriptor-zip64-without-zip64-extra", members(Member("empty.txt", b"", payload=b"", descriptor=True, descriptor_zip64=True), ok_file("after.txt")), reasons.ZIP_CORRUPT),
     Case("descriptor-narrow-despite-zip64-extra", members(_empty_zip64_descriptor(descriptor_zip64=False), ok_file("after.txt")), reasons.ZIP_CORRUPT),
+    Case("central-extra-overruns", members(ok_file(extra=OVERRUNNING_EXTRA, local_extra=b"")), reasons.ZIP_CORRUPT),
+    Case("local-extra-overruns", members(ok_file(extra=b"", local_extra=OVERRUNNING_EXTRA)), reasons.ZIP_CORRUPT),
+    Case("central-extra-last-field-overruns", members(ok_file(extra=b"UT\x05\x00\x03\x00\x00\x00\x00" + struct.pack("<2H", 0x7875, 11) + b"\x01\x04")), reasons.ZIP_CORRUPT),
     # -- data that does not match its headers -----------------------------------------
     Case("bad-crc", mutated(members(ok_file(method=STORED)), _flip_data_byte), reasons.ZIP_CORRUPT),
     Case("stored-sizes-differ", members(ok_file(method=STORED, usize=3, payload=b"hello\n")), reasons.ZIP_CORRUPT),
@@ -389,5 +397,6 @@ LEGITIMATE: list[Case] = [
     Case("executable-file", members(ok_file("bin/tool", external_attr=(stat.S_IFREG | 0o755) << 16)), None),
     Case("windows-attributes", members(ok_file("win.txt", create_system=0, external_attr=0x20)), None),
     Case("extended-timestamps", members(ok_file("ts.txt", extra=b"UT\x05\x00\x03\x00\x00\x00\x00", local_extra=b"UT\x05\x00\x03\x00\x00\x00\x00")), None),
+    Case("extra-with-short-tail", members(ok_file("t.txt", extra=b"UT\x05\x00\x03\x00\x00\x00\x00\x00\x00\x00", local_extra=b"\x00")), None),
     Case("zip64-extra-with-padding", members(ok_file("p.txt", extra=zip64_extra(7) + b"\x00\x00")), None),
 ]  # fmt: skip
