@@ -36,10 +36,8 @@ from .report import (
 )
 from .streaming import Expected, verify_entry
 from .structure import (
-    AES_ENCRYPTED,
     DEFLATED,
     DEFLATED64,
-    ENCRYPTION_FLAGS,
     STORED,
     CentralRecord,
     Entry,
@@ -175,9 +173,11 @@ class _Inspection:
         problem = _file_type_problem(record)
         if problem:
             add(reasons.ZIP_LINK_OR_SPECIAL, entry.display, problem)
-        if record.flags & ENCRYPTION_FLAGS or record.method == AES_ENCRYPTED:
+        if entry.encrypted:
+            # Before the sizes: they describe the encrypted data, not the file.
             add(reasons.ZIP_ENCRYPTED, entry.display, "the entry is encrypted")
-        elif not self.method_accepted(record.method):
+            return
+        if not self.method_accepted(record.method):
             add(reasons.ZIP_UNSUPPORTED_METHOD, entry.display, _method_message(record.method))
         for code, message in self.size_problems(entry):
             add(code, entry.display, message)
@@ -230,7 +230,7 @@ class _Inspection:
         budget = self.limits.max_uncompressed_bytes
         wanted = {entry.index for entry in content.descriptor_entries(self.entries)}
         for entry in sorted(self.entries, key=lambda item: item.header_offset):
-            if entry.flags & ENCRYPTION_FLAGS or not self.method_accepted(entry.method):
+            if entry.encrypted or not self.method_accepted(entry.method):
                 continue
             expected = Expected(
                 self.data_offsets[entry.index],

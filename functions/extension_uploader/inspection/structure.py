@@ -45,6 +45,7 @@ STORED = 0
 DEFLATED = 8
 DEFLATED64 = 9
 AES_ENCRYPTED = 99
+AES_EXTRA_ID = 0x9901
 
 
 def name_digest(raw_name: bytes) -> bytes:
@@ -235,6 +236,22 @@ class Entry:
     crc: int
     compressed_size: int
     file_size: int
+    encrypted: bool
+
+
+def is_encrypted(record: CentralRecord) -> bool:
+    """Whether the entry's data is encrypted: traditional PKWARE encryption (flag bit
+    0), strong encryption (bit 6) or masked headers (bit 13), or WinZip AES (method 99,
+    or its 0x9901 extra field, whatever the method says).
+
+    Decided from the central record before anything else is judged: encryption
+    changes what the other fields mean (a stored entry's compressed size counts the
+    12-byte encryption header, AES adds salt and MAC, the CRC may be zero), so a
+    check of sizes or CRC would misreport an encrypted archive as corrupt.
+    """
+    if record.flags & ENCRYPTION_FLAGS or record.method == AES_ENCRYPTED:
+        return True
+    return any(header_id == AES_EXTRA_ID for header_id, _ in iter_extra(record.extra))
 
 
 def entry_from(record: CentralRecord) -> Entry:
@@ -251,6 +268,7 @@ def entry_from(record: CentralRecord) -> Entry:
         crc=record.crc,
         compressed_size=record.compressed_size,
         file_size=record.file_size,
+        encrypted=is_encrypted(record),
     )
 
 
@@ -295,7 +313,10 @@ def read_extent(
     malformed = extra_problem(local_extra)
     if malformed:
         corrupt(f"the local header's extra field is malformed: {malformed}")
-    if not _local_values_agree(entry, flags, (crc, compressed, size), local_extra):
+    if not entry.encrypted and not _local_values_agree(
+        entry, flags, (crc, compressed, size), local_extra
+    ):
+        # (An encrypted entry is refused anyway; its local values may be masked.)
         corrupt("the local header and the central directory disagree on CRC or sizes")
     data_start = entry.header_offset + LOCAL_HEADER.size + name_size + extra_size
     data_end = data_start + entry.compressed_size

@@ -74,6 +74,24 @@ def test_info_zip_encryption_is_refused(plugin_dir: Path, tmp_path: Path) -> Non
     assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_ENCRYPTED
 
 
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "deflated"])
+def test_info_zip_encryption_of_small_files_is_encrypted_not_corrupt(
+    tmp_path: Path, store: bool
+) -> None:
+    # Given small files (3 bytes stores smaller than it deflates), encrypted by zip -P
+    _needs("zip")
+    (tmp_path / "s.txt").write_bytes(b"hi\n")
+    (tmp_path / "d.txt").write_bytes(b"\0" * 3000)
+    level = ["-0"] if store else []
+    _run(["zip", "-q", *level, "-P", "secret", "p.zip", "s.txt", "d.txt"], tmp_path)
+
+    # When inspected, Then every problem is the encryption, never "corrupt"
+    report = inspect_archive(tmp_path / "p.zip")
+
+    assert {problem.code for problem in report.problems} == {reasons.ZIP_ENCRYPTED}
+    assert {problem.entry for problem in report.problems} == {"s.txt", "d.txt"}
+
+
 def test_jar_tool_plugin_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
     _needs("jar")
     _run(
