@@ -23,7 +23,7 @@ from extension_uploader import reasons
 
 from . import content
 from .endrecord import EndRecord, check_directory_bounds, read_end_record
-from .names import NamedEntry, check_name, find_duplicates
+from .names import NamedEntry, check_name, decode_name, find_duplicates
 from .report import (
     RATIO_MIN_BYTES,
     ExtensionInfo,
@@ -162,9 +162,13 @@ class _Inspection:
                 entry.display,
                 f"the central directory's extra field is malformed: {malformed}",
             )
-        for code, message in check_name(record.raw_name, entry.name):
+        unicode_name = _unicode_path(record)
+        legacy_name = None
+        if entry.name is None and unicode_name is not None:
+            legacy_name = decode_name(unicode_name)
+        for code, message in check_name(record.raw_name, entry.name, legacy_name):
             add(code, entry.display, message)
-        if _has_conflicting_unicode_path(record, entry.name):
+        if entry.name is not None and unicode_name not in (None, record.raw_name):
             add(
                 reasons.ZIP_BAD_NAME,
                 entry.display,
@@ -218,7 +222,7 @@ class _Inspection:
                 extents.append(extent)
         if len(extents) == len(self.entries):
             displays = {entry.index: entry.display for entry in self.entries}
-            check_layout(extents, displays, end.cd_offset, problems)
+            check_layout(extents, displays, end.cd_offset, problems, self.fh)
         for problem in problems:
             self.findings.add_problem(problem)
         self.data_offsets = {extent.index: extent.data_start for extent in extents}
@@ -281,26 +285,44 @@ def _file_type_problem(record: CentralRecord) -> str | None:
         return "the entry is a symbolic link"
     if file_type not in _ALLOWED_TYPES:
         return "the entry is a device, FIFO, socket or other special file"
-    if mode & _SPECIAL_BITS:
-        return "the entry has the setuid, setgid or sticky bit"
+    special = mode & _SPECIAL_BITS
+    if file_type == stat.S_IFDIR and record.raw_name.endswith(b"/"):
+        # A setgid directory only makes new files inherit its group: "chmod g+s" on a
+        # shared folder puts it on every folder created below, so Unix zips of such
+        # trees carry it. Java extractors never apply zip modes, and unzip restores
+        # set-id bits only with -K; harmless, so accepted. Setuid or sticky is not
+        # what any common workflow produces, and stays refused.
+        special &= ~stat.S_ISGID
+    if special:
+        bits = [
+            name
+            for bit, name in (
+                (stat.S_ISUID, "setuid"),
+                (stat.S_ISGID, "setgid"),
+                (stat.S_ISVTX, "sticky"),
+            )
+            if special & bit
+        ]
+        return f"the entry has the {' and '.join(bits)} bit{'s' if len(bits) > 1 else ''}"
     return None
 
 
-def _has_conflicting_unicode_path(record: CentralRecord, name: str | None) -> bool:
-    """Whether an Info-ZIP Unicode Path field (0x7075) gives the entry another name.
+def _unicode_path(record: CentralRecord) -> bytes | None:
+    """The name an Info-ZIP Unicode Path field (0x7075) gives the entry, if it has one
+    that is current (version 1, CRC-32 of the raw name matching).
 
-    Info-ZIP and 7-Zip extract under that name when its CRC matches the raw name;
-    Java ignores it. Two readers, two names: a way to smuggle "../x" past a check of
-    the raw name. The field is legitimate when it repeats the name, so only a
-    different name is refused.
+    Info-ZIP and 7-Zip extract under that name; Java ignores the field. Two readers,
+    two names: a way to smuggle "../x" past a check of the raw name. For a UTF-8 raw
+    name the field is legitimate when it repeats it, so only a different name is
+    refused; a stale field (CRC not matching) is ignored by every reader, and here.
     """
     for header_id, data in iter_extra(record.extra):
         if header_id != UNICODE_PATH_EXTRA_ID or len(data) < 5 or data[0] != 1:
             continue
         if int.from_bytes(data[1:5], "little") != zlib.crc32(record.raw_name):
-            continue  # stale: every reader ignores it
-        return data[5:] != (name or "").encode("utf-8")
-    return False
+            continue
+        return data[5:]
+    return None
 
 
 def _method_message(method: int) -> str:

@@ -371,10 +371,34 @@ def _descriptor_size(
     return None
 
 
+#: Zero bytes allowed between the last entry and the central directory: writers that
+#: align the directory pad it to at most a 4 KiB page.
+MAX_DIRECTORY_PADDING_BYTES = 4096
+
+
+def is_directory_padding(fh: BinaryIO, start: int, end: int) -> bool:
+    """Whether the bytes from ``start`` to ``end`` (before the central directory) are
+    alignment padding: short, and all zero.
+
+    Every reader tested (unzip, CPython, Java's ZipFile and ZipInputStream) reads such
+    an archive: the directory-based ones never look there, and ZipInputStream, which
+    Elasticsearch's plugin installer uses, takes the zero bytes for "no more entries"
+    after it has seen them all. Any other byte could hide a local header that a
+    sequential reader would take for one more file, so it stays refused.
+    """
+    size = end - start
+    return 0 < size <= MAX_DIRECTORY_PADDING_BYTES and not any(read_at(fh, start, size))
+
+
 def check_layout(
-    extents: list[Extent], displays: dict[int, str], cd_offset: int, problems: list[Problem]
+    extents: list[Extent],
+    displays: dict[int, str],
+    cd_offset: int,
+    problems: list[Problem],
+    fh: BinaryIO | None = None,
 ) -> None:
-    """The entries must tile the file from byte 0 up to the central directory."""
+    """The entries must tile the file from byte 0 up to the central directory; with
+    ``fh``, zero padding before the directory is allowed (see is_directory_padding)."""
     ordered = sorted(extents, key=lambda extent: (extent.start, extent.index))
     position = 0
     previous: Extent | None = None
@@ -406,6 +430,8 @@ def check_layout(
             )
         )
     elif position < cd_offset and (extents or cd_offset):
+        if extents and fh is not None and is_directory_padding(fh, position, cd_offset):
+            return
         where = "before the central directory" if extents else "before the archive"
         problems.append(
             Problem(reasons.ZIP_CORRUPT, None, f"{cd_offset - position} bytes of data {where}")

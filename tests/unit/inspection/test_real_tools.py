@@ -67,6 +67,19 @@ def test_info_zip_symlink_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
     assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_LINK_OR_SPECIAL
 
 
+def test_info_zip_of_a_setgid_tree_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
+    # Given a plugin folder inside a shared "chmod g+s" tree: its folders are setgid
+    _needs("zip")
+    (plugin_dir / "lib").chmod(0o2775)
+    if not (plugin_dir / "lib").stat().st_mode & 0o2000:
+        pytest.skip("this file system does not keep the setgid bit")
+    _run(["zip", "-qr", str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.ok, report.problems
+
+
 def test_info_zip_encryption_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
     _needs("zip")
     _run(["zip", "-qr", "-P", "secret", str(tmp_path / "p.zip"), "."], plugin_dir)

@@ -231,10 +231,12 @@ def craft(
     prefix: bytes = b"",
     suffix: bytes = b"",
     gap: bytes = b"",
+    padding: bytes = b"",
     zip64: bool = False,
     end: dict[str, int] | None = None,
 ) -> bytes:
-    """An archive of ``members`` in order, with optional junk around or between."""
+    """An archive of ``members`` in order, with optional junk around or between
+    (``padding`` goes between the last entry and the central directory)."""
     body = bytearray(prefix)
     directory = bytearray()
     for position, member in enumerate(members):
@@ -246,6 +248,7 @@ def craft(
         if member.descriptor:
             body += descriptor(member, payload)
         directory += central_header(member, payload, offset)
+    body += padding
     cd_offset = len(body)
     trailer = b""
     if zip64:
