@@ -7,7 +7,11 @@ flag set that is what the writer promised; without it, plain ASCII is the common
 case (ASCII reads the same in CP437, the legacy default), and non-ASCII bytes that
 are valid UTF-8 are what Linux and macOS tools write without setting the flag.
 Legacy CP437 or Shift-JIS names with high bytes are not valid UTF-8: Elasticsearch
-would fail or misread them, so they are refused as ``zip.bad_name``.
+would fail or misread them, so they are refused as ``zip.bad_name``. That holds
+even when an Info-ZIP Unicode Path field (0x7075) gives such a name a UTF-8 form:
+Info-ZIP and 7-Zip use it, Java never does (its ZipFile and ZipInputStream both
+fail on the raw name), so the message quotes that form and the path rules are
+applied to it as well.
 
 Length policy. Each path component may be at most 255 bytes (the NAME_MAX of Linux
 file systems, where the extension is unpacked) and the whole name 4096 bytes (Linux
