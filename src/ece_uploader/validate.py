@@ -1,7 +1,8 @@
 """``ece-uploader validate``: the Lambda's archive checks, offline.
 
-Exit status: 0 accepted, 1 rejected, 2 usage or I/O error (argparse also exits 2 on
-bad arguments). ``--json`` prints the report as one JSON object on stdout.
+Exit status: 0 accepted, 1 rejected, 2 usage or I/O error, or a failure of the
+inspection itself (a bug, never a verdict; argparse also exits 2 on bad arguments).
+``--json`` prints the report as one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from extension_uploader.inspection import ExtensionInfo, Limits, Problem, Report, inspect_archive
+from extension_uploader.inspection import (
+    ExtensionInfo,
+    InspectionBug,
+    Limits,
+    Problem,
+    Report,
+    inspect_archive,
+)
 
 EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
@@ -86,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
         report = inspect_archive(path, limits, extension)
     except OSError as exc:
         print(f"ece-uploader validate: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except InspectionBug as exc:
+        print(
+            f"ece-uploader validate: {path}: internal error, no verdict: {exc.__cause__!r} "
+            "(this is a bug in the uploader, not a problem of the archive; please report it)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if args.json:
         document = {"path": str(path), **report.to_dict()}

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from .archive import inspect_archive
 from .repack import RepackError, repack_deflate64
-from .report import ExtensionInfo, Limits, Problem, Report
+from .report import ExtensionInfo, InspectionBug, Limits, Problem, Report
 
 __all__ = [
     "ExtensionInfo",
+    "InspectionBug",
     "Limits",
     "Problem",
     "RepackError",

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
+import struct
 import zlib
 from typing import BinaryIO
 
@@ -23,26 +23,32 @@ from extension_uploader import reasons
 
 from . import content
 from .endrecord import EndRecord, check_directory_bounds, read_end_record
-from .names import NamedEntry, check_name, find_duplicates
-from .report import RATIO_MIN_BYTES, ExtensionInfo, Findings, Limits, Problem, Refusal, Report
+from .names import NamedEntry, check_name, decode_name, find_duplicates
+from .report import (
+    RATIO_MIN_BYTES,
+    ExtensionInfo,
+    Findings,
+    InspectionBug,
+    Limits,
+    Problem,
+    Refusal,
+    Report,
+)
 from .streaming import Expected, verify_entry
 from .structure import (
-    AES_ENCRYPTED,
     DEFLATED,
     DEFLATED64,
-    ENCRYPTION_FLAGS,
     STORED,
     CentralRecord,
     Entry,
     Extent,
     check_layout,
     entry_from,
+    extra_problem,
     iter_central_records,
     iter_extra,
     read_extent,
 )
-
-logger = logging.getLogger(__name__)
 
 UNICODE_PATH_EXTRA_ID = 0x7075
 UNIX_SYSTEMS = (3, 19)  # "made by" hosts whose external attributes hold a Unix mode
@@ -51,6 +57,10 @@ _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _ALLOWED_TYPES = (0, stat.S_IFREG, stat.S_IFDIR)
 # Problems after which no entry data is read: the layout or the sizes cannot be trusted.
 _UNSOUND = (reasons.ZIP_CORRUPT, reasons.ZIP_OVERLAPPING_ENTRIES, reasons.ZIP_BOMB)
+# What parsing raises when the bytes are malformed in a way no explicit check caught:
+# a field unpacked from a truncated buffer, a damaged compressed stream, an early end.
+# These mean "corrupt"; any other exception is a bug in the inspection.
+_MALFORMED = (struct.error, zlib.error, EOFError)
 
 
 def inspect_archive(
@@ -60,8 +70,9 @@ def inspect_archive(
 ) -> Report:
     """Judge the zip at ``path``: safe to unpack, and acceptable to ECE.
 
-    Never raises for anything the file contains; only an OSError opening or reading
-    the path itself propagates.
+    Never raises for anything the file contains. An OSError opening or reading the
+    path propagates as it is; any other failure of the inspection itself is raised as
+    :class:`InspectionBug`, never reported as a verdict on the archive.
     """
     with open(path, "rb", buffering=0) as fh:  # noqa: PTH123 - raw, unbuffered reads
         file_size = os.fstat(fh.fileno()).st_size
@@ -70,13 +81,16 @@ def inspect_archive(
             inspection.run()
         except Refusal as refusal:
             inspection.findings.add_problem(refusal.problem)
-        except OSError:
-            raise
-        except Exception as exc:  # the last line of "never raises for any bytes"
-            logger.exception("inspection failed unexpectedly")
+        except _MALFORMED as exc:
             inspection.findings.add(
                 reasons.ZIP_CORRUPT, None, f"the archive could not be parsed ({type(exc).__name__})"
             )
+        except OSError:
+            raise
+        except Exception as exc:
+            raise InspectionBug(
+                f"the inspection of {os.fspath(path)!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return inspection.report()
 
 
@@ -141,9 +155,20 @@ class _Inspection:
 
     def check_record(self, record: CentralRecord, entry: Entry) -> None:
         add = self.findings.add
-        for code, message in check_name(record.raw_name, entry.name):
+        malformed = extra_problem(record.extra)
+        if malformed:
+            add(
+                reasons.ZIP_CORRUPT,
+                entry.display,
+                f"the central directory's extra field is malformed: {malformed}",
+            )
+        unicode_name = _unicode_path(record)
+        legacy_name = None
+        if entry.name is None and unicode_name is not None:
+            legacy_name = decode_name(unicode_name)
+        for code, message in check_name(record.raw_name, entry.name, legacy_name):
             add(code, entry.display, message)
-        if _has_conflicting_unicode_path(record, entry.name):
+        if entry.name is not None and unicode_name not in (None, record.raw_name):
             add(
                 reasons.ZIP_BAD_NAME,
                 entry.display,
@@ -152,9 +177,11 @@ class _Inspection:
         problem = _file_type_problem(record)
         if problem:
             add(reasons.ZIP_LINK_OR_SPECIAL, entry.display, problem)
-        if record.flags & ENCRYPTION_FLAGS or record.method == AES_ENCRYPTED:
+        if entry.encrypted:
+            # Before the sizes: they describe the encrypted data, not the file.
             add(reasons.ZIP_ENCRYPTED, entry.display, "the entry is encrypted")
-        elif not self.method_accepted(record.method):
+            return
+        if not self.method_accepted(record.method):
             add(reasons.ZIP_UNSUPPORTED_METHOD, entry.display, _method_message(record.method))
         for code, message in self.size_problems(entry):
             add(code, entry.display, message)
@@ -195,7 +222,7 @@ class _Inspection:
                 extents.append(extent)
         if len(extents) == len(self.entries):
             displays = {entry.index: entry.display for entry in self.entries}
-            check_layout(extents, displays, end.cd_offset, problems)
+            check_layout(extents, displays, end.cd_offset, problems, self.fh)
         for problem in problems:
             self.findings.add_problem(problem)
         self.data_offsets = {extent.index: extent.data_start for extent in extents}
@@ -207,7 +234,7 @@ class _Inspection:
         budget = self.limits.max_uncompressed_bytes
         wanted = {entry.index for entry in content.descriptor_entries(self.entries)}
         for entry in sorted(self.entries, key=lambda item: item.header_offset):
-            if entry.flags & ENCRYPTION_FLAGS or not self.method_accepted(entry.method):
+            if entry.encrypted or not self.method_accepted(entry.method):
                 continue
             expected = Expected(
                 self.data_offsets[entry.index],
@@ -258,26 +285,44 @@ def _file_type_problem(record: CentralRecord) -> str | None:
         return "the entry is a symbolic link"
     if file_type not in _ALLOWED_TYPES:
         return "the entry is a device, FIFO, socket or other special file"
-    if mode & _SPECIAL_BITS:
-        return "the entry has the setuid, setgid or sticky bit"
+    special = mode & _SPECIAL_BITS
+    if file_type == stat.S_IFDIR and record.raw_name.endswith(b"/"):
+        # A setgid directory only makes new files inherit its group: "chmod g+s" on a
+        # shared folder puts it on every folder created below, so Unix zips of such
+        # trees carry it. Java extractors never apply zip modes, and unzip restores
+        # set-id bits only with -K; harmless, so accepted. Setuid or sticky is not
+        # what any common workflow produces, and stays refused.
+        special &= ~stat.S_ISGID
+    if special:
+        bits = [
+            name
+            for bit, name in (
+                (stat.S_ISUID, "setuid"),
+                (stat.S_ISGID, "setgid"),
+                (stat.S_ISVTX, "sticky"),
+            )
+            if special & bit
+        ]
+        return f"the entry has the {' and '.join(bits)} bit{'s' if len(bits) > 1 else ''}"
     return None
 
 
-def _has_conflicting_unicode_path(record: CentralRecord, name: str | None) -> bool:
-    """Whether an Info-ZIP Unicode Path field (0x7075) gives the entry another name.
+def _unicode_path(record: CentralRecord) -> bytes | None:
+    """The name an Info-ZIP Unicode Path field (0x7075) gives the entry, if it has one
+    that is current (version 1, CRC-32 of the raw name matching).
 
-    Info-ZIP and 7-Zip extract under that name when its CRC matches the raw name;
-    Java ignores it. Two readers, two names: a way to smuggle "../x" past a check of
-    the raw name. The field is legitimate when it repeats the name, so only a
-    different name is refused.
+    Info-ZIP and 7-Zip extract under that name; Java ignores the field. Two readers,
+    two names: a way to smuggle "../x" past a check of the raw name. For a UTF-8 raw
+    name the field is legitimate when it repeats it, so only a different name is
+    refused; a stale field (CRC not matching) is ignored by every reader, and here.
     """
     for header_id, data in iter_extra(record.extra):
         if header_id != UNICODE_PATH_EXTRA_ID or len(data) < 5 or data[0] != 1:
             continue
         if int.from_bytes(data[1:5], "little") != zlib.crc32(record.raw_name):
-            continue  # stale: every reader ignores it
-        return data[5:] != (name or "").encode("utf-8")
-    return False
+            continue
+        return data[5:]
+    return None
 
 
 def _method_message(method: int) -> str:

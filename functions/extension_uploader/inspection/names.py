@@ -7,7 +7,11 @@ flag set that is what the writer promised; without it, plain ASCII is the common
 case (ASCII reads the same in CP437, the legacy default), and non-ASCII bytes that
 are valid UTF-8 are what Linux and macOS tools write without setting the flag.
 Legacy CP437 or Shift-JIS names with high bytes are not valid UTF-8: Elasticsearch
-would fail or misread them, so they are refused as ``zip.bad_name``.
+would fail or misread them, so they are refused as ``zip.bad_name``. That holds
+even when an Info-ZIP Unicode Path field (0x7075) gives such a name a UTF-8 form:
+Info-ZIP and 7-Zip use it, Java never does (its ZipFile and ZipInputStream both
+fail on the raw name), so the message quotes that form and the path rules are
+applied to it as well.
 
 Length policy. Each path component may be at most 255 bytes (the NAME_MAX of Linux
 file systems, where the extension is unpacked) and the whole name 4096 bytes (Linux
@@ -29,6 +33,13 @@ from .report import Problem
 MAX_NAME_BYTES = 4096
 MAX_COMPONENT_BYTES = 255
 MAX_DISPLAY_CHARS = 200
+
+BACKSLASH_MESSAGE = (
+    "the name uses backslashes as folder separators (as Windows PowerShell 5's "
+    "Compress-Archive writes them); Java, which Elasticsearch and ECE use, reads them as "
+    "part of one file name. Re-create the zip with PowerShell 7 or later, 7-Zip, "
+    "'tar -a -c -f extension.zip folder', or Explorer's 'Compress to ZIP file'"
+)
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc: C0, DEL and C1
@@ -69,10 +80,32 @@ def decode_name(raw: bytes) -> str | None:
         return None
 
 
-def check_name(raw: bytes, name: str | None) -> list[tuple[str, str]]:
-    """(reason code, message) for every rule the name breaks; empty when it is fine."""
+def check_name(
+    raw: bytes, name: str | None, unicode_name: str | None = None
+) -> list[tuple[str, str]]:
+    """(reason code, message) for every rule the name breaks; empty when it is fine.
+
+    ``unicode_name`` is the name an Info-ZIP Unicode Path field (0x7075) gives a raw
+    name that is not UTF-8. Info-ZIP and 7-Zip extract under it, but Java never
+    reads that field and fails on the raw name (ZipFile: "invalid CEN header (bad
+    entry name)"; ZipInputStream, which installs plugins: "malformed input"), so the
+    entry stays refused; the message names it, and the path rules are applied to it
+    too, since it is where those tools would write.
+    """
     if name is None:
-        return [(reasons.ZIP_BAD_NAME, "the name is not valid UTF-8")]
+        if unicode_name is None:
+            return [(reasons.ZIP_BAD_NAME, "the name is not valid UTF-8")]
+        shown = display_name(unicode_name.encode("utf-8"))
+        found = [
+            (
+                reasons.ZIP_BAD_NAME,
+                f"the name is not valid UTF-8 (its Unicode path field says {shown}); Java, "
+                "which Elasticsearch and ECE use, cannot read it. Re-create the zip with a "
+                "tool that writes UTF-8 names (7-Zip, Info-ZIP zip 3, PowerShell 7)",
+            )
+        ]
+        found.extend(_unsafe_path(unicode_name))
+        return found
     found = _unsafe_path(name)
     found.extend(_bad_name(raw, name))
     return found
@@ -89,7 +122,13 @@ def _unsafe_path(name: str) -> list[tuple[str, str]]:
     if "\\" in name:
         # Windows tools and some extractors treat a backslash as a separator, so
         # "a\..\..\x" is traversal for them even though it is one name for Java.
-        return [(reasons.ZIP_UNSAFE_PATH, "the name contains a backslash")]
+        # Harmless-looking ones ("lib\x.jar") are what Windows PowerShell 5's
+        # Compress-Archive writes; Java does not translate them, so Elasticsearch
+        # would create one file named "lib\x.jar" at the root: refused too, with
+        # the way out in the message.
+        if _unsafe_path(name.replace("\\", "/")):
+            return [(reasons.ZIP_UNSAFE_PATH, "the name contains a backslash")]
+        return [(reasons.ZIP_UNSAFE_PATH, BACKSLASH_MESSAGE)]
     if ".." in name.split("/"):
         return [(reasons.ZIP_UNSAFE_PATH, "the name has a '..' segment")]
     return []

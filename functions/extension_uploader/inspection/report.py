@@ -3,7 +3,8 @@
 Expected outcomes are values here, never exceptions: a hostile archive yields a
 :class:`Report` whose ``problems`` say why it is refused. :class:`Refusal` is the one
 internal exception; it carries a :class:`Problem` out of deep parsing code and is
-always caught inside the package.
+always caught inside the package. :class:`InspectionBug` is what leaves the package
+when the inspection itself fails: a defect to fix, never a verdict on the archive.
 """
 
 from __future__ import annotations
@@ -112,6 +113,17 @@ class Refusal(Exception):
     def __init__(self, code: str, message: str, entry: str | None = None) -> None:
         super().__init__(message)
         self.problem = Problem(code, entry, message)
+
+
+class InspectionBug(RuntimeError):
+    """The inspection failed for a reason that is not in the archive: a bug.
+
+    Raised by :func:`inspect_archive` in place of any exception that does not mean
+    "this archive is malformed", so that a defect is never reported as ``zip.corrupt``
+    (which would tag a good file as rejected for good). The original exception is the
+    ``__cause__``. The Lambda handler treats it like any unexpected error: logged with
+    its traceback, outcome ``internal.error``, the event retried.
+    """
 
 
 # The first problem is the verdict, so problems are ranked: what makes the archive

@@ -88,7 +88,10 @@ def _deflated64(chunks: Iterator[bytes]) -> Iterator[bytes]:
         for start in range(0, len(view), DEFLATE64_STEP_BYTES):
             if decompressor.eof:
                 raise Refusal(reasons.ZIP_CORRUPT, "data follows the end of the compressed stream")
-            out = decompressor.decompress(view[start : start + DEFLATE64_STEP_BYTES])
+            try:
+                out = decompressor.decompress(view[start : start + DEFLATE64_STEP_BYTES])
+            except ValueError as exc:  # what the Deflate64 decoder raises for bad data
+                raise Refusal(reasons.ZIP_CORRUPT, "the compressed data is damaged") from exc
             if out:
                 yield out
     if not decompressor.eof:
@@ -110,7 +113,7 @@ def iter_entry_data(fh: BinaryIO, offset: int, size: int, method: int) -> Iterat
         raise Refusal(reasons.ZIP_UNSUPPORTED_METHOD, f"compression method {method}")
     try:
         yield from decoder(_read_chunks(fh, offset, size))
-    except (zlib.error, ValueError) as exc:
+    except zlib.error as exc:
         raise Refusal(reasons.ZIP_CORRUPT, "the compressed data is damaged") from exc
 
 

@@ -45,6 +45,7 @@ STORED = 0
 DEFLATED = 8
 DEFLATED64 = 9
 AES_ENCRYPTED = 99
+AES_EXTRA_ID = 0x9901
 
 
 def name_digest(raw_name: bytes) -> bytes:
@@ -100,6 +101,29 @@ def iter_extra(extra: bytes) -> Iterator[tuple[int, bytes]]:
             return
         yield header_id, extra[position + 4 : position + 4 + size]
         position += 4 + size
+
+
+def extra_problem(extra: bytes) -> str | None:
+    """What is wrong with an extra field's framing, or None if it is sound.
+
+    Each field is a 2-byte id, a 2-byte size and that many bytes. A field whose size
+    runs past the end of the block is refused: CPython's zipfile, Rust's zip and
+    Java's ZipFile refuse the archive (the JVM may not open it at all), while other
+    readers skip the block, so they would not agree on what it holds. Fewer than 4
+    bytes left over at the end are padding some writers leave, and every reader
+    ignores them.
+    """
+    position = 0
+    while position + 4 <= len(extra):
+        header_id, size = struct.unpack_from("<2H", extra, position)
+        remaining = len(extra) - position - 4
+        if size > remaining:
+            return (
+                f"field 0x{header_id:04x} claims {size} bytes, but only {remaining} "
+                f"remain in the {len(extra)}-byte block"
+            )
+        position += 4 + size
+    return None
 
 
 def zip64_block(extra: bytes) -> bytes | None:
@@ -212,6 +236,22 @@ class Entry:
     crc: int
     compressed_size: int
     file_size: int
+    encrypted: bool
+
+
+def is_encrypted(record: CentralRecord) -> bool:
+    """Whether the entry's data is encrypted: traditional PKWARE encryption (flag bit
+    0), strong encryption (bit 6) or masked headers (bit 13), or WinZip AES (method 99,
+    or its 0x9901 extra field, whatever the method says).
+
+    Decided from the central record before anything else is judged: encryption
+    changes what the other fields mean (a stored entry's compressed size counts the
+    12-byte encryption header, AES adds salt and MAC, the CRC may be zero), so a
+    check of sizes or CRC would misreport an encrypted archive as corrupt.
+    """
+    if record.flags & ENCRYPTION_FLAGS or record.method == AES_ENCRYPTED:
+        return True
+    return any(header_id == AES_EXTRA_ID for header_id, _ in iter_extra(record.extra))
 
 
 def entry_from(record: CentralRecord) -> Entry:
@@ -228,6 +268,7 @@ def entry_from(record: CentralRecord) -> Entry:
         crc=record.crc,
         compressed_size=record.compressed_size,
         file_size=record.file_size,
+        encrypted=is_encrypted(record),
     )
 
 
@@ -269,13 +310,21 @@ def read_extent(
     if (flags ^ entry.flags) & ENCRYPTION_FLAGS:
         corrupt("the local header and the central directory disagree on encryption")
     local_extra = name_and_extra[name_size:]
-    if not _local_values_agree(entry, flags, (crc, compressed, size), local_extra):
+    malformed = extra_problem(local_extra)
+    if malformed:
+        corrupt(f"the local header's extra field is malformed: {malformed}")
+    if not entry.encrypted and not _local_values_agree(
+        entry, flags, (crc, compressed, size), local_extra
+    ):
+        # (An encrypted entry is refused anyway; its local values may be masked.)
         corrupt("the local header and the central directory disagree on CRC or sizes")
     data_start = entry.header_offset + LOCAL_HEADER.size + name_size + extra_size
     data_end = data_start + entry.compressed_size
     end = data_end
     if flags & FLAG_DATA_DESCRIPTOR and data_end <= cd_offset:
-        descriptor = _descriptor_size(fh, entry, data_end, cd_offset)
+        huge = max(entry.compressed_size, entry.file_size) >= U32_MAX
+        wide = huge or zip64_block(local_extra) is not None
+        descriptor = _descriptor_size(fh, entry, data_end, cd_offset, wide=wide)
         if descriptor is None:
             corrupt("the data descriptor is missing or disagrees with the central directory")
         end += descriptor or 0
@@ -300,28 +349,56 @@ def _local_values_agree(
     return actual == expected
 
 
-def _descriptor_size(fh: BinaryIO, entry: Entry, data_end: int, cd_offset: int) -> int | None:
+def _descriptor_size(
+    fh: BinaryIO, entry: Entry, data_end: int, cd_offset: int, *, wide: bool
+) -> int | None:
     """Length of the data descriptor after an entry's data, if one repeats its values.
 
-    The descriptor's shape is not self-describing (signature optional, sizes 4 or 8
-    bytes), so each shape is tried and only one that agrees with the directory fits.
+    Its sizes are 8 bytes wide when the local header carries a zip64 extra field (the
+    rule of APPNOTE 4.3.9, followed by CPython, Info-ZIP and Java's ZipInputStream),
+    or when a size does not fit in 4 bytes (what Java and Go write for huge entries
+    without that field); otherwise 4 bytes. The width is never guessed from the bytes:
+    for an empty entry the 4-byte reading of an 8-byte descriptor also "matches",
+    and would leave 8 of its bytes looking like data between entries. The signature
+    is optional, so both forms are tried.
     """
-    raw = read_at(fh, data_end, min(24, cd_offset - data_end))
+    layout, width = ("<L2Q", 20) if wide else ("<3L", 12)
+    raw = read_at(fh, data_end, min(4 + width, cd_offset - data_end))
     expected = (entry.crc, entry.compressed_size, entry.file_size)
-    for signed in (True, False):
-        if signed and raw[:4] != DESCRIPTOR_SIGNATURE:
-            continue
-        start = 4 if signed else 0
-        for layout, width in (("<3L", 12), ("<L2Q", 20)):
-            if len(raw) >= start + width and struct.unpack_from(layout, raw, start) == expected:
-                return start + width
+    for start in (4, 0) if raw[:4] == DESCRIPTOR_SIGNATURE else (0,):
+        if len(raw) >= start + width and struct.unpack_from(layout, raw, start) == expected:
+            return start + width
     return None
 
 
+#: Zero bytes allowed between the last entry and the central directory: writers that
+#: align the directory pad it to at most a 4 KiB page.
+MAX_DIRECTORY_PADDING_BYTES = 4096
+
+
+def is_directory_padding(fh: BinaryIO, start: int, end: int) -> bool:
+    """Whether the bytes from ``start`` to ``end`` (before the central directory) are
+    alignment padding: short, and all zero.
+
+    Every reader tested (unzip, CPython, Java's ZipFile and ZipInputStream) reads such
+    an archive: the directory-based ones never look there, and ZipInputStream, which
+    Elasticsearch's plugin installer uses, takes the zero bytes for "no more entries"
+    after it has seen them all. Any other byte could hide a local header that a
+    sequential reader would take for one more file, so it stays refused.
+    """
+    size = end - start
+    return 0 < size <= MAX_DIRECTORY_PADDING_BYTES and not any(read_at(fh, start, size))
+
+
 def check_layout(
-    extents: list[Extent], displays: dict[int, str], cd_offset: int, problems: list[Problem]
+    extents: list[Extent],
+    displays: dict[int, str],
+    cd_offset: int,
+    problems: list[Problem],
+    fh: BinaryIO | None = None,
 ) -> None:
-    """The entries must tile the file from byte 0 up to the central directory."""
+    """The entries must tile the file from byte 0 up to the central directory; with
+    ``fh``, zero padding before the directory is allowed (see is_directory_padding)."""
     ordered = sorted(extents, key=lambda extent: (extent.start, extent.index))
     position = 0
     previous: Extent | None = None
@@ -353,6 +430,8 @@ def check_layout(
             )
         )
     elif position < cd_offset and (extents or cd_offset):
+        if extents and fh is not None and is_directory_padding(fh, position, cd_offset):
+            return
         where = "before the central directory" if extents else "before the archive"
         problems.append(
             Problem(reasons.ZIP_CORRUPT, None, f"{cd_offset - position} bytes of data {where}")

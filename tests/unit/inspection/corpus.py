@@ -132,6 +132,36 @@ def _unseekable_zip() -> bytes:
     return b"".join(pipe.chunks)
 
 
+def _unseekable_zip64_empty() -> bytes:
+    """zipfile writing to a pipe with force_zip64: an empty file gets a zip64 extra in
+    its local header and a 24-byte data descriptor (CPython, unzip, 7-Zip read it)."""
+
+    class Pipe(io.RawIOBase):
+        def __init__(self) -> None:
+            self.chunks: list[bytes] = []
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            self.chunks.append(bytes(data))
+            return len(data)
+
+    pipe = Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("empty.txt", "w", force_zip64=True):
+            pass
+        with archive.open("after.txt", "w", force_zip64=True) as entry:
+            entry.write(b"after the empty one\n")
+        with archive.open("empty-too.txt", "w", force_zip64=True):
+            pass
+    return b"".join(pipe.chunks)
+
+
+def _empty_zip64_descriptor(payload: bytes = b"", **kw: object) -> Member:
+    return Member("empty.txt", b"", payload=payload, descriptor=True, zip64=True, **kw)  # type: ignore[arg-type]
+
+
 def _forced_zip64() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -193,6 +223,11 @@ def _unicode_path(raw: bytes, unicode_name: str) -> bytes:
     return struct.pack("<2H", 0x7075, len(data)) + data
 
 
+# An empty extended-timestamp field, then a "field" claiming 13,121 bytes in a
+# 24-byte block: CPython, Rust's zip and Java's ZipFile refuse it, unzip skips it.
+OVERRUNNING_EXTRA = struct.pack("<4H", 0x5455, 0, 0x3341, 13121) + b"\0" * 16
+
+
 def _geoip_bundle(name: str) -> Callable[[], bytes]:
     return lambda: zipped({f"ingest-geoip/{name}": b"\x00mmdb"})
 
@@ -210,6 +245,10 @@ HOSTILE: list[Case] = [
     Case("data-after-end", members(ok_file(), suffix=b"appended payload"), reasons.ZIP_CORRUPT),
     Case("data-before-stub", lambda: b"#!/bin/sh\nexit 0\n" + craft([ok_file()]), reasons.ZIP_CORRUPT),
     Case("data-before-adjusted", members(ok_file(), prefix=b"MZ self-extractor stub"), reasons.ZIP_CORRUPT),
+    Case("zero-gap-between-entries", members(ok_file("a"), ok_file("b"), gap=b"\0" * 16), reasons.ZIP_CORRUPT),
+    Case("padding-before-directory-too-long", members(ok_file("a"), padding=b"\0" * 4097), reasons.ZIP_CORRUPT),
+    Case("padding-before-directory-not-zero", members(ok_file("a"), padding=b"\0" * 15 + b"\1"), reasons.ZIP_CORRUPT),
+    Case("padding-before-directory-hides-header", members(ok_file("a"), padding=craft([ok_file("hidden.sh")]).split(b"PK\x01\x02")[0]), reasons.ZIP_CORRUPT),
     Case("gap-between-entries", members(ok_file("a"), ok_file("b"), gap=b"hidden!"), reasons.ZIP_CORRUPT),
     Case("comment-with-eocd-signature", _comment_with_signature, reasons.ZIP_CORRUPT),
     Case("two-end-records", _two_end_records, reasons.ZIP_CORRUPT),
@@ -227,6 +266,11 @@ HOSTILE: list[Case] = [
     Case("local-offset-beyond-file", members(ok_file(cd={"offset": 10**6})), reasons.ZIP_CORRUPT),
     Case("descriptor-disagrees", members(_descriptor_entry(cd={"crc": 0xDEAD})), reasons.ZIP_CORRUPT),
     Case("descriptor-missing", members(ok_file(flags=0x08, local={"crc": 0})), reasons.ZIP_CORRUPT),
+    Case("descriptor-zip64-without-zip64-extra", members(Member("empty.txt", b"", payload=b"", descriptor=True, descriptor_zip64=True), ok_file("after.txt")), reasons.ZIP_CORRUPT),
+    Case("descriptor-narrow-despite-zip64-extra", members(_empty_zip64_descriptor(descriptor_zip64=False), ok_file("after.txt")), reasons.ZIP_CORRUPT),
+    Case("central-extra-overruns", members(ok_file(extra=OVERRUNNING_EXTRA, local_extra=b"")), reasons.ZIP_CORRUPT),
+    Case("local-extra-overruns", members(ok_file(extra=b"", local_extra=OVERRUNNING_EXTRA)), reasons.ZIP_CORRUPT),
+    Case("central-extra-last-field-overruns", members(ok_file(extra=b"UT\x05\x00\x03\x00\x00\x00\x00" + struct.pack("<2H", 0x7875, 11) + b"\x01\x04")), reasons.ZIP_CORRUPT),
     # -- data that does not match its headers -----------------------------------------
     Case("bad-crc", mutated(members(ok_file(method=STORED)), _flip_data_byte), reasons.ZIP_CORRUPT),
     Case("stored-sizes-differ", members(ok_file(method=STORED, usize=3, payload=b"hello\n")), reasons.ZIP_CORRUPT),
@@ -234,6 +278,7 @@ HOSTILE: list[Case] = [
     Case("truncated-deflate-stream", members(ok_file(data=b"x" * 5000, payload=raw_deflate(b"x" * 5000)[:-2])), reasons.ZIP_CORRUPT),
     Case("garbage-after-deflate-stream", members(ok_file(payload=raw_deflate(b"hello\n") + b"hidden")), reasons.ZIP_CORRUPT),
     Case("invalid-deflate-data", members(ok_file(payload=b"\xff" * 20)), reasons.ZIP_CORRUPT),
+    Case("invalid-deflate64-data", members(Member("d64.bin", b"x", method=DEFLATED64, payload=b"\xff" * 20)), reasons.ZIP_CORRUPT),
     Case("empty-entry-bad-crc", members(ok_file("empty.txt", b"", payload=b"", crc=7)), reasons.ZIP_CORRUPT),
     Case("directory-with-content", members(Member("dir/", b"secret", method=STORED)), reasons.ZIP_CORRUPT),
     # -- too many entries -------------------------------------------------------------
@@ -269,6 +314,10 @@ HOSTILE: list[Case] = [
     Case("cp437-name", members(ok_file(b"r\x82sum\x82.txt")), reasons.ZIP_BAD_NAME),
     Case("empty-segment", members(ok_file("a//b.txt")), reasons.ZIP_BAD_NAME),
     Case("dot-segment", members(ok_file("./a.txt")), reasons.ZIP_BAD_NAME),
+    Case("backslash-powershell", members(ok_file(b"lib\\example.jar", create_system=0, external_attr=0x20)), reasons.ZIP_UNSAFE_PATH),
+    Case("non-utf8-with-unicode-path", members(ok_file(b"r\x82sum\x82.txt", extra=_unicode_path(b"r\x82sum\x82.txt", "r\u00e9sum\u00e9.txt"))), reasons.ZIP_BAD_NAME),
+    Case("non-utf8-with-stale-unicode-path", members(ok_file(b"r\x82sum\x82.txt", extra=_unicode_path(b"other", "r\u00e9sum\u00e9.txt"))), reasons.ZIP_BAD_NAME),
+    Case("non-utf8-with-unicode-path-traversal", members(ok_file(b"r\x82sum\x82.txt", extra=_unicode_path(b"r\x82sum\x82.txt", "../evil.sh"))), reasons.ZIP_UNSAFE_PATH),
     Case("unicode-path-field-differs", members(ok_file("good.txt", extra=_unicode_path(b"good.txt", "../evil.txt"))), reasons.ZIP_BAD_NAME),
     # -- duplicates -------------------------------------------------------------------
     Case("exact-duplicate", members(ok_file("a.txt"), ok_file("a.txt", b"other")), reasons.ZIP_DUPLICATE_ENTRY),
@@ -282,10 +331,21 @@ HOSTILE: list[Case] = [
     Case("char-device", members(ok_file("dev", b"", external_attr=(stat.S_IFCHR | 0o644) << 16)), reasons.ZIP_LINK_OR_SPECIAL),
     Case("symlink-7zip-windows", members(ok_file("link", b"target", create_system=0, external_attr=(stat.S_IFLNK | 0o777) << 16 | 0x8020)), reasons.ZIP_LINK_OR_SPECIAL),
     Case("setuid", members(ok_file("run.sh", external_attr=(stat.S_IFREG | 0o4755) << 16)), reasons.ZIP_LINK_OR_SPECIAL),
+    Case("setgid-file", members(ok_file("run.sh", external_attr=(stat.S_IFREG | 0o2755) << 16)), reasons.ZIP_LINK_OR_SPECIAL),
+    Case("setuid-directory", members(Member("bin/", method=STORED, external_attr=(stat.S_IFDIR | 0o4755) << 16), ok_file("bin/x")), reasons.ZIP_LINK_OR_SPECIAL),
+    Case("setgid-directory-mode-on-a-file-name", members(ok_file("notdir", external_attr=(stat.S_IFDIR | 0o2755) << 16)), reasons.ZIP_LINK_OR_SPECIAL),
     Case("sticky-directory", members(Member("tmp/", method=STORED, external_attr=(stat.S_IFDIR | 0o1777) << 16), ok_file("tmp/x")), reasons.ZIP_LINK_OR_SPECIAL),
     # -- encryption and methods -------------------------------------------------------
     Case("zipcrypto", members(ok_file(flags=0x01, payload=b"\x00" * 12 + b"cipher")), reasons.ZIP_ENCRYPTED),
     Case("aes", members(ok_file(method=99, payload=b"aes-ciphertext", extra=b"\x01\x99\x07\x00\x02\x00AE\x03\x08\x00")), reasons.ZIP_ENCRYPTED),
+    Case("zipcrypto-stored-small", members(ok_file(method=STORED, flags=0x01, payload=b"\x5a" * 12 + b"cipher")), reasons.ZIP_ENCRYPTED),
+    Case("zipcrypto-stored-descriptor", members(ok_file(method=STORED, flags=0x01, payload=b"\x5a" * 12 + b"cipher", descriptor=True), ok_file("after.txt")), reasons.ZIP_ENCRYPTED),
+    Case("zipcrypto-stored-descriptor-no-signature", members(ok_file(method=STORED, flags=0x01, payload=b"\x5a" * 12 + b"cipher", descriptor=True, descriptor_signature=False)), reasons.ZIP_ENCRYPTED),
+    Case("zipcrypto-deflated-small", members(ok_file(flags=0x01, payload=b"\x5a" * 12 + raw_deflate(b"hello\n"))), reasons.ZIP_ENCRYPTED),
+    Case("zipcrypto-large-declared", members(ok_file("big.bin", flags=0x01, payload=b"\x5a" * 40, usize=4 * MIB)), reasons.ZIP_ENCRYPTED),
+    Case("aes-stored-sizes", members(ok_file(method=99, payload=b"s" * 16 + b"aes" + b"m" * 10, crc=0, extra=b"\x01\x99\x07\x00\x02\x00AE\x03\x00\x00")), reasons.ZIP_ENCRYPTED),
+    Case("aes-extra-only", members(ok_file(payload=b"aes-ciphertext", crc=0, extra=b"\x01\x99\x07\x00\x02\x00AE\x03\x08\x00")), reasons.ZIP_ENCRYPTED),
+    Case("strong-encryption-stored", members(ok_file(method=STORED, flags=0x41, payload=b"\x00" * 40, crc=0)), reasons.ZIP_ENCRYPTED),
     Case("strong-encryption", members(ok_file(flags=0x41, payload=b"cipher")), reasons.ZIP_ENCRYPTED),
     Case("bzip2", members(ok_file(method=12, payload=b"BZh91AY&SY")), reasons.ZIP_UNSUPPORTED_METHOD),
     Case("lzma", members(ok_file(method=14, payload=b"\x09\x14\x05\x00")), reasons.ZIP_UNSUPPORTED_METHOD),
@@ -342,14 +402,24 @@ LEGITIMATE: list[Case] = [
     Case("data-descriptor-no-signature", members(_descriptor_entry(descriptor_signature=False)), None),
     Case("data-descriptor-zip64", members(_descriptor_entry(zip64=True, local={"csize": 0, "usize": 0})), None),
     Case("zipfile-unseekable", _unseekable_zip, None),
+    Case("zipfile-unseekable-zip64-empty", _unseekable_zip64_empty, None),
+    Case("descriptor-zip64-empty", members(_empty_zip64_descriptor(), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-no-signature", members(_empty_zip64_descriptor(descriptor_signature=False), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-deflate-stream", members(_empty_zip64_descriptor(raw_deflate(b"")), ok_file("after.txt")), None),
+    Case("descriptor-zip64-empty-last", members(ok_file("first.txt"), _empty_zip64_descriptor(descriptor_signature=False)), None),
     Case("stored-entries", lambda: zipped({"a.bin": bytes(range(256))}, zipfile.ZIP_STORED), None),
     Case("empty-file-entry", lambda: zipped({"empty.txt": b""}), None),
     Case("empty-deflated-no-stream", members(ok_file("empty.txt", b"", payload=b""), ok_file("x")), None),
     Case("small-but-compressible", lambda: zipped({"zeros.bin": b"\0" * (MIB - 1)}), None),
     Case("unusual-but-legal-chars", members(ok_file("a b (1) + #x ~y$ 'q'.txt")), None),
     Case("ten-entries-limit-ten", members(*(ok_file(f"f{i}") for i in range(10))), None, Limits(max_entries=10)),
+    Case("setgid-directory", members(Member("shared/", method=STORED, external_attr=(stat.S_IFDIR | 0o2775) << 16), ok_file("shared/x.txt")), None),
+    Case("zero-padding-before-directory", members(ok_file("a"), ok_file("b"), padding=b"\0" * 13), None),
+    Case("zero-padding-4096-before-directory", members(ok_file("a"), padding=b"\0" * 4096), None),
+    Case("zero-padding-after-descriptor", members(ok_file("a"), _descriptor_entry(), padding=b"\0" * 7), None),
     Case("executable-file", members(ok_file("bin/tool", external_attr=(stat.S_IFREG | 0o755) << 16)), None),
     Case("windows-attributes", members(ok_file("win.txt", create_system=0, external_attr=0x20)), None),
     Case("extended-timestamps", members(ok_file("ts.txt", extra=b"UT\x05\x00\x03\x00\x00\x00\x00", local_extra=b"UT\x05\x00\x03\x00\x00\x00\x00")), None),
+    Case("extra-with-short-tail", members(ok_file("t.txt", extra=b"UT\x05\x00\x03\x00\x00\x00\x00\x00\x00\x00", local_extra=b"\x00")), None),
     Case("zip64-extra-with-padding", members(ok_file("p.txt", extra=zip64_extra(7) + b"\x00\x00")), None),
 ]  # fmt: skip

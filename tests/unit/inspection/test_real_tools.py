@@ -66,11 +66,42 @@ def test_info_zip_symlink_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
     assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_LINK_OR_SPECIAL
 
 
+def test_info_zip_of_a_setgid_tree_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:
+    # Given a plugin folder inside a shared "chmod g+s" tree: its folders are setgid
+    _needs("zip")
+    (plugin_dir / "lib").chmod(0o2775)
+    if not (plugin_dir / "lib").stat().st_mode & 0o2000:
+        pytest.skip("this file system does not keep the setgid bit")
+    _run(["zip", "-qr", str(tmp_path / "p.zip"), "."], plugin_dir)
+
+    report = inspect_archive(tmp_path / "p.zip", extension=PLUGIN)
+
+    assert report.ok, report.problems
+
+
 def test_info_zip_encryption_is_refused(plugin_dir: Path, tmp_path: Path) -> None:
     _needs("zip")
     _run(["zip", "-qr", "-P", "secret", str(tmp_path / "p.zip"), "."], plugin_dir)
 
     assert inspect_archive(tmp_path / "p.zip").reason == reasons.ZIP_ENCRYPTED
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "deflated"])
+def test_info_zip_encryption_of_small_files_is_encrypted_not_corrupt(
+    tmp_path: Path, store: bool
+) -> None:
+    # Given small files (3 bytes stores smaller than it deflates), encrypted by zip -P
+    _needs("zip")
+    (tmp_path / "s.txt").write_bytes(b"hi\n")
+    (tmp_path / "d.txt").write_bytes(b"\0" * 3000)
+    level = ["-0"] if store else []
+    _run(["zip", "-q", *level, "-P", "secret", "p.zip", "s.txt", "d.txt"], tmp_path)
+
+    # When inspected, Then every problem is the encryption, never "corrupt"
+    report = inspect_archive(tmp_path / "p.zip")
+
+    assert {problem.code for problem in report.problems} == {reasons.ZIP_ENCRYPTED}
+    assert {problem.entry for problem in report.problems} == {"s.txt", "d.txt"}
 
 
 def test_jar_tool_plugin_is_accepted(plugin_dir: Path, tmp_path: Path) -> None:

@@ -200,3 +200,27 @@ def test_source_and_destination_must_differ(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="different"):
         repack_deflate64(source, source)
+
+
+def test_an_accepted_archive_with_quirks_repacks_to_an_accepted_one(tmp_path: Path) -> None:
+    # Given what inspection accepts besides Deflate64: a zip64 descriptor on an empty
+    # entry, zero padding before the directory, a setgid folder
+    members = [
+        Member("shared/", method=STORED, external_attr=(stat.S_IFDIR | 0o2775) << 16),
+        Member("shared/empty.txt", b"", payload=b"", descriptor=True, zip64=True),
+        Member("shared/d64.txt", b"deflate64 " * 300, method=DEFLATED64),
+    ]
+    original = tmp_path / "original.zip"
+    original.write_bytes(craft(members, padding=b"\0" * 64))
+    assert inspect_archive(original).ok
+
+    # When repacked, Then the result is accepted, without Deflate64 and without padding
+    repacked = tmp_path / "repacked.zip"
+    repack_deflate64(original, repacked)
+    report = inspect_archive(repacked)
+    assert report.ok, report.problems
+    assert report.deflate64_entries == 0
+    with zipfile.ZipFile(repacked) as archive:
+        assert archive.read("shared/d64.txt") == b"deflate64 " * 300
+        start_dir = archive.start_dir
+    assert repacked.read_bytes()[start_dir - 64 : start_dir] != b"\0" * 64

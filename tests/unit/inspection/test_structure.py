@@ -160,3 +160,22 @@ def test_mutated_archives_never_raise(tmp_path: Path) -> None:
         kind = rng.choice(KINDS)
         report = inspect_archive(path, extension=ExtensionInfo(kind, "8.15.0"))
         assert not any("could not be parsed" in problem.message for problem in report.problems)
+
+
+@pytest.mark.parametrize("side", ["central", "local"])
+def test_an_overrunning_extra_field_names_the_entry_and_the_field(
+    side: str, tmp_path: Path
+) -> None:
+    from .corpus import OVERRUNNING_EXTRA
+
+    extras = {"extra": OVERRUNNING_EXTRA, "local_extra": b""}
+    if side == "local":
+        extras = {"extra": b"", "local_extra": OVERRUNNING_EXTRA}
+    report = inspect_archive(_write(tmp_path, craft([Member("plugin.jar", b"x", **extras)])))
+
+    assert report.reason == reasons.ZIP_CORRUPT
+    problem = report.problems[0]
+    assert problem.entry == "plugin.jar"
+    assert "extra field is malformed" in problem.message
+    assert "0x3341 claims 13121 bytes" in problem.message
+    assert ("central directory" if side == "central" else "local header") in problem.message

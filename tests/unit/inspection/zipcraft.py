@@ -116,6 +116,7 @@ class Member:
     usize: int | None = None
     descriptor: bool = False
     descriptor_signature: bool = True
+    descriptor_zip64: bool | None = None  # 8-byte sizes in the descriptor; default: zip64
     zip64: bool = False
     extra: bytes = b""
     local_extra: bytes | None = None
@@ -173,7 +174,8 @@ def local_header(member: Member, payload: bytes) -> bytes:
 def descriptor(member: Member, payload: bytes) -> bytes:
     crc = member.crc if member.crc is not None else zlib.crc32(member.data)
     usize = member.usize if member.usize is not None else len(member.data)
-    sizes = struct.pack("<2Q" if member.zip64 else "<2L", len(payload), usize)
+    wide = member.zip64 if member.descriptor_zip64 is None else member.descriptor_zip64
+    sizes = struct.pack("<2Q" if wide else "<2L", len(payload), usize)
     return (b"PK\x07\x08" if member.descriptor_signature else b"") + struct.pack("<L", crc) + sizes
 
 
@@ -229,10 +231,12 @@ def craft(
     prefix: bytes = b"",
     suffix: bytes = b"",
     gap: bytes = b"",
+    padding: bytes = b"",
     zip64: bool = False,
     end: dict[str, int] | None = None,
 ) -> bytes:
-    """An archive of ``members`` in order, with optional junk around or between."""
+    """An archive of ``members`` in order, with optional junk around or between
+    (``padding`` goes between the last entry and the central directory)."""
     body = bytearray(prefix)
     directory = bytearray()
     for position, member in enumerate(members):
@@ -244,6 +248,7 @@ def craft(
         if member.descriptor:
             body += descriptor(member, payload)
         directory += central_header(member, payload, offset)
+    body += padding
     cd_offset = len(body)
     trailer = b""
     if zip64:
