@@ -46,7 +46,7 @@ BUILD = ROOT / ".aws-sam" / "build" / FUNCTION
 REGION = "us-east-1"
 MAX_GLIBC = (2, 34)  # Amazon Linux 2023 (python3.13 runtime)
 MAX_UNZIPPED_BYTES = 262_144_000  # Lambda's limit for a function's unzipped code
-IMPORT_RUNS = 3
+IMPORT_RUNS = 5
 SANDBOX_START_SECONDS = 120
 TEST_KEY = "bundles/sam-check synonyms.zip"  # a space: the event URL-encodes it as S3 does
 
