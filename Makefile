@@ -3,14 +3,20 @@
 #   make test   set up and run the whole test suite
 #   make lint   ruff + mypy
 #   make bench  benchmarks (printed as ratios, never asserted)
+#   make sam-check  template lint, sam build on Python 3.13, the built artifact run
+#   make lock   refresh the hashed lock functions/requirements.txt that sam build installs
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+TOOLS  ?= .venv-tools
+TOOLS_BIN   := $(TOOLS)/bin
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
+LOCK_ARGS ?=
 
-.PHONY: setup demo test unit integration test-pythons lint format bench sam-build clean
+.PHONY: setup demo test unit integration test-pythons lint format bench tools sam-check lock clean
 
 $(STAMP): pyproject.toml functions/extension_uploader/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
@@ -49,10 +55,28 @@ test-pythons:
 	  .venv-$$version/bin/pytest -q tests/unit || exit 1; \
 	done
 
-# Needs the AWS SAM CLI and python3.13 on PATH.
-sam-build:
-	sam validate --lint --region us-east-1
-	sam build
+# The AWS SAM CLI, cfn-lint and uv, pinned, in their own environment (a failed install
+# fails the target).
+$(TOOLS_STAMP): tools/requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS_BIN)/python -m pip install --quiet --upgrade pip
+	$(TOOLS_BIN)/python -m pip install --quiet -r tools/requirements-tools.txt
+	@touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+# sam validate --lint, cfn-lint, sam build with Python 3.13 (skipped, and said so, where
+# there is none), then the built artifact: glibc of its .so files, size, cold import
+# time, and the handler run on an S3 event against the local sandbox.
+sam-check: setup tools
+	SAM_CLI_TELEMETRY=0 $(BIN)/python tools/sam_check.py
+
+# Resolves the function's requirements for Lambda (Python 3.13, x86_64 manylinux) with
+# every file's hash. Keeps existing pins; `make lock LOCK_ARGS=--upgrade` moves them.
+lock: tools
+	cd functions && UV_CUSTOM_COMPILE_COMMAND="make lock" ../$(TOOLS_BIN)/uv pip compile \
+	  --quiet --generate-hashes --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+	  $(LOCK_ARGS) extension_uploader/requirements.txt -o requirements.txt
 
 lint: setup
 	$(BIN)/ruff check .
