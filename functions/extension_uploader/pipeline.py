@@ -104,7 +104,7 @@ def process_object(
 ) -> ObjectResult:
     """Decide, act and record the outcome for one object version. Never raises for bad input."""
     started = time.perf_counter()
-    facts = _Facts()
+    facts = _Facts(log={"request_id": request_id})
     try:
         outcome = _check_and_upload(ref, runtime, deadline, facts, request_id)
     except LedgerError as error:
