@@ -256,6 +256,30 @@ def test_apply_stops_at_the_first_plan_that_fails(
     assert outcomes(ece, first) == ["success", "failed", "success"]
 
 
+def test_a_plan_still_running_at_the_timeout_is_a_failure_and_keeps_running(
+    ece: EceEmulator,
+    plugin: str,
+    two_users: list[str],
+    env_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, second = two_users
+    ece.set_plan_duration(30, first)
+
+    code, document, _ = rollout(
+        env_file,
+        capsys,
+        *("--extension", plugin, "--apply", "--poll-seconds", "0.05", "--timeout", "0.4"),
+        "--json",
+    )
+
+    assert code == 1
+    assert document["failed"] == [first] and document["not_attempted"] == [second]
+    assert "had not ended within --timeout 0.4 s" in document["deployments"][0]["detail"]
+    assert outcomes(ece, first) == ["success", "pending"]  # still running, not cancelled
+    assert ece.deployment_updates(second) == []
+
+
 def test_apply_stops_when_ece_refuses_the_update(
     ece: EceEmulator,
     plugin: str,

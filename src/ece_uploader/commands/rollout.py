@@ -313,7 +313,12 @@ def apply(
     """Re-apply each deployment's current plan, one at a time; stop at the first failure."""
     rollouts = [DeploymentRollout(deployment_id) for deployment_id in targets]
     for rollout in rollouts:
-        _roll(client, rollout, options, sleep=sleep, clock=clock)
+        try:
+            _roll(client, rollout, options, sleep=sleep, clock=clock)
+        except KeyboardInterrupt:
+            rollout.result = "failed"
+            rollout.detail = "interrupted (a plan already submitted keeps running in ECE)"
+            _progress(f"{rollout.deployment_id}: {rollout.detail}")
         if rollout.result == "failed":
             rest = [r.deployment_id for r in rollouts if r.result == "not attempted"]
             if rest:
@@ -372,6 +377,8 @@ def _roll(
             watch("the plan already pending is still running")
             before = client.get_deployment(deployment_id)
             rollout.describe(before, options.extension_id)
+            if any(r.plans_healthy is False for r in before.elasticsearch):
+                _progress(f"{deployment_id}: that plan ended failed; the current plan stays")
         rollout.request = noop_update(before)
         _progress(f"{deployment_id}: submitting the current plan again")
         client.update(
@@ -383,9 +390,13 @@ def _roll(
         rollout.describe(after, options.extension_id)
     except PlanError as exc:
         rollout.result, rollout.detail = "failed", str(exc)
-    except PlanTimeout as exc:
+    except PlanTimeout:
         rollout.result = "failed"
-        rollout.detail = f"{exc} ({'our' if submitted else 'an earlier'} plan keeps running in ECE)"
+        whose = "the plan submitted" if submitted else "the plan that was pending"
+        rollout.detail = (
+            f"{whose} had not ended within --timeout {options.timeout_seconds:g} s;"
+            " it keeps running in ECE (not cancelled)"
+        )
     except (EceError, SecretError) as exc:
         rollout.result = "failed"
         stage = "while following the plan" if submitted else "ECE refused or could not be asked"
