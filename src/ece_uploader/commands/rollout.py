@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -307,8 +308,8 @@ def apply(
     targets: list[str],
     options: Options,
     *,
-    sleep: Any = time.sleep,
-    clock: Any = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[DeploymentRollout]:
     """Re-apply each deployment's current plan, one at a time; stop at the first failure."""
     rollouts = [DeploymentRollout(deployment_id) for deployment_id in targets]
@@ -332,8 +333,8 @@ def _roll(
     rollout: DeploymentRollout,
     options: Options,
     *,
-    sleep: Any,
-    clock: Any,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
 ) -> None:
     from ece_uploader.deployments import (
         PlanError,
