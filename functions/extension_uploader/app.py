@@ -9,6 +9,7 @@ S3 Batch Operations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from extension_uploader import reasons
+from extension_uploader.announce import OutcomeEvents
 from extension_uploader.config import Settings
 from extension_uploader.credentials import CredentialStore
 from extension_uploader.deadline import Deadline
@@ -48,11 +50,20 @@ class RetryableEventError(Exception):
     """
 
 
-def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
-    """Clients for one warm container; ``client_options`` tune the ECE client (tests, tools)."""
+def _aws_client(service: str) -> Any:
+    return boto3.client(service, config=AWS_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def build_runtime(
+    settings: Settings, aws_client: Callable[[str], Any] = _aws_client, **client_options: Any
+) -> Runtime:
+    """Clients for one warm container.
+
+    ``aws_client`` builds the AWS clients (the command line passes its own, for
+    ``--profile`` and ``--region``); ``client_options`` tune the ECE client.
+    """
     credentials = CredentialStore(
-        settings.ece_secret_id,
-        SecretsProvider(boto3_client=boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG)),
+        settings.ece_secret_id, SecretsProvider(boto3_client=aws_client("secretsmanager"))
     )
     if not settings.tls_verify:
         logger.warning("ECE_TLS_VERIFY is false: the ECE certificate is not checked")
@@ -67,11 +78,13 @@ def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
         upload_mode=settings.upload_mode,
         **client_options,
     )
+    bus = settings.outcome_event_bus
     return Runtime(
         settings,
-        ObjectStore(boto3.client("s3", config=AWS_CLIENT_CONFIG)),
+        ObjectStore(aws_client("s3")),
         ece,
-        Ledger(boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), settings.ledger_table),
+        Ledger(aws_client("dynamodb"), settings.ledger_table),
+        events=OutcomeEvents(aws_client("events"), bus) if bus else None,
     )
 
 

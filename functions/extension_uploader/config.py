@@ -50,6 +50,8 @@ class Settings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     dry_run: bool = False
     allow_http: bool = False
+    in_use_policy: Literal["allow", "refuse"] = "allow"
+    outcome_event_bus: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +102,12 @@ class Settings:
             timeout_seconds=_positive_float(env, "ECE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
             dry_run=_bool(env, "DRY_RUN", default=False),
             allow_http=allow_http,
+            in_use_policy=(
+                "refuse"
+                if _choice(env, "IN_USE_POLICY", ("allow", "refuse"), "allow") == "refuse"
+                else "allow"
+            ),
+            outcome_event_bus=env.get("OUTCOME_EVENT_BUS", "").strip() or None,
         )
 
 

@@ -96,6 +96,7 @@ class Extension:
     version: str
     file_size: int | None
     file_last_modified: str | None = None  # file_metadata.last_modified_date, as ECE wrote it
+    deployments: tuple[str, ...] = ()  # the deployments using it (asked with include_deployments)
 
     @classmethod
     def from_json(cls, document: object) -> Extension:
@@ -105,6 +106,7 @@ class Extension:
             metadata = document.get("file_metadata") or {}
             size = metadata.get("size")
             modified = metadata.get("last_modified_date")
+            deployments = document.get("deployments") or []
             kind = document["extension_type"]
             return cls(
                 id=str(document["id"]),
@@ -113,6 +115,7 @@ class Extension:
                 version=str(document["version"]),
                 file_size=size if isinstance(size, int) else None,
                 file_last_modified=modified if isinstance(modified, str) else None,
+                deployments=tuple(str(d) for d in deployments if isinstance(d, str | int)),
             )
         except (KeyError, AttributeError):
             raise EceError(
@@ -150,8 +153,10 @@ class EceClient:
         self._backoff_base = backoff_base_seconds
 
     def get_extension(self, extension_id: str, deadline: Deadline) -> Extension:
-        """Pre-flight: does the extension exist, and what type and version is it?"""
-        reply = self._call("GET", extension_id, deadline, body=None)
+        """Pre-flight: does the extension exist, what type and version is it, who uses it?"""
+        reply = self._call(
+            "GET", extension_id, deadline, body=None, query="include_deployments=true"
+        )
         return Extension.from_json(_json(reply))
 
     def upload(
@@ -201,11 +206,15 @@ class EceClient:
         extension_id: str,
         deadline: Deadline,
         body: Callable[[], Any] | None,
+        *,
         before_attempt: Callable[[], None] | None = None,
+        query: str = "",
     ) -> requests.Response:
         if not is_safe_extension_id(extension_id):
             raise EceError(reasons.TAG_INVALID_EXTENSION_ID, refused_file=True)
         url = f"{self._base_url}{API_PREFIX}/{quote(extension_id, safe='')}"
+        if query:
+            url += f"?{query}"
         refreshed = False
         attempt = 0
         while True:

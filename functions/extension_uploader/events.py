@@ -42,6 +42,8 @@ class ObjectRef:
     # Who put the object, for the audit trail: the event's principal and source IP.
     principal: str = "unknown"
     source_ip: str | None = None
+    # Set only by `ece-uploader rollback`: make this older version live again, as of now.
+    rollback: bool = False
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ class LiveEntry:
     ece_size: int | None = None
     ece_last_modified: str | None = None  # file_metadata.last_modified_date, for drift checks
     via: str = "upload"  # or "rollback"
+    deployments: tuple[str, ...] = ()  # those using the extension when it went live (capped)
+    deployments_count: int = 0
 
     def to_item(self) -> dict[str, Any]:
         obj = self.object
@@ -93,6 +95,8 @@ class LiveEntry:
             "ece_size": self.ece_size,
             "ece_last_modified": self.ece_last_modified,
             "via": self.via,
+            "deployments": list(self.deployments),
+            "deployments_count": self.deployments_count,
         }
 
     @classmethod
@@ -115,6 +119,8 @@ class LiveEntry:
             ece_size=_int_or_none(item.get("ece_size")),
             ece_last_modified=item.get("ece_last_modified"),
             via=item.get("via") or "upload",
+            deployments=tuple(item.get("deployments") or ()),
+            deployments_count=int(item.get("deployments_count") or 0),
         )
 
 

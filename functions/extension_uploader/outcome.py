@@ -30,6 +30,8 @@ TAG_REASON = "ece-upload-reason"
 TAG_AT = "ece-upload-at"
 TAG_SHA256 = "ece-upload-sha256"
 OUTCOME_TAG_KEYS = (TAG_STATUS, TAG_REASON, TAG_AT, TAG_SHA256)  # in the order they are kept
+# Set by the user: replace the file of an extension deployments use (IN_USE_POLICY=refuse).
+TAG_REPLACE_IN_USE = "ece-replace-in-use"
 
 MAX_TAGS_PER_OBJECT = 10
 MAX_TAG_KEY_CHARS = 128

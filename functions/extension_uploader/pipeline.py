@@ -20,6 +20,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from extension_uploader import reasons
+from extension_uploader.announce import AnnounceError, OutcomeEvents
 from extension_uploader.config import Settings
 from extension_uploader.credentials import SecretError
 from extension_uploader.deadline import Deadline
@@ -35,6 +36,7 @@ from extension_uploader.ledger import ExtensionRecord, Lease, Ledger, LedgerErro
 from extension_uploader.objects import ObjectInfo, ObjectStore, StorageError
 from extension_uploader.ordering import ObjectVersion, Verdict, compare
 from extension_uploader.outcome import (
+    TAG_REPLACE_IN_USE,
     TAG_STATUS,
     Outcome,
     Status,
@@ -48,6 +50,8 @@ HASH_CHUNK_BYTES = 1024 * 1024
 # Work on an object starts only with this much time left: a download, an
 # inspection and an upload cannot finish in less.
 MIN_SECONDS_TO_START = 5.0
+# Deployment ids kept in the log line and the ledger (ECE may list thousands).
+MAX_DEPLOYMENT_IDS = 20
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Runtime:
     objects: ObjectStore
     ece: EceClient
     ledger: Ledger
+    events: OutcomeEvents | None = None  # OUTCOME_EVENT_BUS, when set
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -70,6 +75,7 @@ class _Facts:
     # The ledger keeps the outcome of objects aimed at an extension it holds, or that
     # ECE's pre-flight found: never for ids that may not exist.
     tracked: bool = False
+    deployments: tuple[str, ...] = ()  # those using the extension, as the pre-flight saw
     log: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,6 +128,8 @@ def process_object(
     result = ObjectResult(
         ref, outcome, facts.extension_id, facts.info.version_id if facts.info else ref.version_id
     )
+    if runtime.events is not None:
+        _announce(result, facts, runtime.events)
     record_outcome(
         ref,
         outcome,
@@ -129,6 +137,7 @@ def process_object(
         version_id=result.version_id,
         milliseconds=(time.perf_counter() - started) * 1000,
         extra=facts.log,
+        deployments_in_use=len(facts.deployments),
     )
     return result
 
@@ -148,7 +157,7 @@ def _check_and_upload(
         return Outcome.skipped(
             reasons.OBJECT_CHANGED, record_tags=False, detail="overwritten since the event"
         )
-    if stale := _not_current(ref, info, runtime):
+    if not ref.rollback and (stale := _not_current(ref, info, runtime)):
         return stale
     if info.size == 0:
         return Outcome.rejected(reasons.OBJECT_EMPTY)
@@ -168,12 +177,25 @@ def _check_and_upload(
     candidate = _version(ref, info)
     record = runtime.ledger.read(extension_id)
     facts.tracked = record.live is not None
-    if settled := _settled_by_ledger(record, candidate, info, runtime):
+    if settled := _settled_by_ledger(record, candidate, info, runtime, rollback=ref.rollback):
         return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
     facts.tracked = True
-    facts.log.update(extension_type=extension.extension_type, extension_version=extension.version)
+    facts.deployments = extension.deployments
+    facts.log.update(
+        extension_type=extension.extension_type,
+        extension_version=extension.version,
+        deployments_in_use=len(extension.deployments),
+    )
+    if extension.deployments:
+        facts.log["deployment_ids"] = list(extension.deployments[:MAX_DEPLOYMENT_IDS])
+        if _refused_in_use(ref, info, settings):
+            return Outcome.rejected(
+                reasons.EXTENSION_IN_USE,
+                detail=f"{len(extension.deployments)} deployment(s) use it; tag the object"
+                f" {TAG_REPLACE_IN_USE}=true to replace its file anyway",
+            )
 
     with TemporaryDirectory(prefix="ece-upload-") as workdir:
         archive = Path(workdir) / "object.zip"
@@ -204,7 +226,7 @@ def _check_and_upload(
         if settings.dry_run:
             return Outcome.skipped(reasons.UPLOAD_DRY_RUN, detail=f"would upload {sha256}")
         upload = _Upload(ref, info, extension_id, candidate, archive, sha256, size)
-        return _publish(upload, runtime, deadline, request_id)
+        return _publish(upload, runtime, deadline, request_id, extension.deployments)
 
 
 @dataclass(frozen=True)
@@ -228,7 +250,13 @@ class _Withdrawn(Exception):
         self.outcome = outcome
 
 
-def _publish(upload: _Upload, runtime: Runtime, deadline: Deadline, request_id: str) -> Outcome:
+def _publish(
+    upload: _Upload,
+    runtime: Runtime,
+    deadline: Deadline,
+    request_id: str,
+    deployments: tuple[str, ...],
+) -> Outcome:
     """Upload under the extension's lease, deciding "is this still the newest?" right before."""
     holder = f"{request_id}/{uuid.uuid4().hex[:12]}"
     lease = runtime.ledger.acquire(upload.extension_id, holder, upload.candidate, deadline)
@@ -239,22 +267,33 @@ def _publish(upload: _Upload, runtime: Runtime, deadline: Deadline, request_id: 
     with lease:
 
         def still_the_newest() -> None:
+            if upload.ref.rollback:
+                return  # an older version on purpose
             if stale := _not_current(upload.ref, upload.info, runtime):
                 raise _Withdrawn(stale)
 
         try:
             still_the_newest()
             if settled := _settled_by_ledger(
-                lease.read(), upload.candidate, upload.info, runtime, holder
+                lease.read(),
+                upload.candidate,
+                upload.info,
+                runtime,
+                holder=holder,
+                rollback=upload.ref.rollback,
             ):
                 return settled
             extension = _upload_verified(upload, runtime, deadline, lease, still_the_newest)
         except _Withdrawn as withdrawn:
             return withdrawn.outcome
+        rollback = upload.ref.rollback
         lease.commit(
             LiveEntry(
                 object=upload.candidate,
-                order_at=upload.candidate.last_modified,
+                # A rollback is live as of now: older objects replayed later stay superseded.
+                order_at=runtime.now().replace(microsecond=0)
+                if rollback
+                else upload.candidate.last_modified,
                 sha256=upload.sha256,
                 size=upload.size,
                 at=runtime.now(),
@@ -263,6 +302,9 @@ def _publish(upload: _Upload, runtime: Runtime, deadline: Deadline, request_id: 
                 source_ip=upload.ref.source_ip,
                 ece_size=extension.file_size,
                 ece_last_modified=extension.file_last_modified,
+                via="rollback" if rollback else "upload",
+                deployments=deployments[:MAX_DEPLOYMENT_IDS],
+                deployments_count=len(deployments),
             )
         )
     return Outcome.uploaded(upload.sha256, upload.size)
@@ -317,9 +359,14 @@ def _settled_by_ledger(
     candidate: ObjectVersion,
     info: ObjectInfo,
     runtime: Runtime,
+    *,
     holder: str = "",
+    rollback: bool = False,
 ) -> Outcome | None:
-    """A duplicate or a superseded object, by what the ledger says is live or being uploaded."""
+    """A duplicate or a superseded object, by what the ledger says is live or being uploaded.
+
+    A rollback is superseded by nothing: only the very version live already stops it.
+    """
     now_ms = int(runtime.now().timestamp() * 1000)
     if record.lease_object == candidate.identity and record.leased_to_other(holder, now_ms):
         return Outcome.skipped(
@@ -329,6 +376,8 @@ def _settled_by_ledger(
     if live is None:
         return None
     verdict = compare(candidate, live.object, live.order_at, candidate_is_current=True)
+    if rollback and verdict is Verdict.OLDER:
+        return None
     if verdict is Verdict.SAME:
         # Tags a failed write left missing are put back; otherwise they stand as they are.
         shown = info.tags.get(TAG_STATUS) == Status.UPLOADED
@@ -336,6 +385,12 @@ def _settled_by_ledger(
     if verdict is Verdict.OLDER:
         return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"{live.object.identity} is live")
     return None
+
+
+def _refused_in_use(ref: ObjectRef, info: ObjectInfo, settings: Settings) -> bool:
+    """IN_USE_POLICY=refuse guards automatic replacements; a rollback is the operator's call."""
+    override = info.tags.get(TAG_REPLACE_IN_USE, "").strip().lower() == "true"
+    return settings.in_use_policy == "refuse" and not override and not ref.rollback
 
 
 def _version(ref: ObjectRef, info: ObjectInfo) -> ObjectVersion:
@@ -407,6 +462,18 @@ def _remember_outcome(
             "could not keep the outcome in the ledger",
             extra={"key": ref.key, "reason": error.reason, "error": str(error)},
         )
+
+
+def _announce(result: ObjectResult, facts: _Facts, events: OutcomeEvents) -> None:
+    """The outcome on the EventBridge bus; a failure to send it is logged, never retried."""
+    detail = result.to_dict() | {
+        "source_ip": result.ref.source_ip,
+        "deployments_in_use": len(facts.deployments),
+    }
+    try:
+        events.publish(detail)
+    except AnnounceError as error:
+        logger.warning("outcome event not published", extra={"error": str(error)})
 
 
 def _sha256(path: Path) -> str:

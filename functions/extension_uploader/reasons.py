@@ -19,6 +19,7 @@ OBJECT_CHANGED = "object.changed"
 TAG_MISSING_EXTENSION_ID = "tag.missing_extension_id"
 TAG_INVALID_EXTENSION_ID = "tag.invalid_extension_id"
 TAG_EXTENSION_NOT_ALLOWED = "tag.extension_not_allowed"
+EXTENSION_IN_USE = "extension.in_use"
 
 # archive
 ZIP_NOT_A_ZIP = "zip.not_a_zip"

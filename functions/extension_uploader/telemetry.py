@@ -19,6 +19,7 @@ from extension_uploader.outcome import Outcome, Status
 SERVICE_NAME = "ece-extension-uploader"
 METRICS_NAMESPACE = "ECEExtensionUploader"
 METRIC_UPLOADED_BYTES = "UploadedBytes"
+METRIC_UPLOADED_IN_USE = "UploadedInUse"  # uploads that replaced a file deployments use
 METRIC_PROCESSING_TIME = "ProcessingTime"
 METRIC_BY_REASON_SUFFIX = "ByReason"
 
@@ -37,6 +38,7 @@ def record_outcome(
     version_id: str | None,
     milliseconds: float,
     extra: dict[str, Any] | None = None,
+    deployments_in_use: int = 0,
 ) -> None:
     """Emit the object's metrics and its one structured log line."""
     _count(outcome.status, outcome.reason)
@@ -47,6 +49,8 @@ def record_outcome(
         metrics.add_metric(
             name=METRIC_UPLOADED_BYTES, unit=MetricUnit.Bytes, value=outcome.uploaded_bytes
         )
+        if deployments_in_use:
+            metrics.add_metric(name=METRIC_UPLOADED_IN_USE, unit=MetricUnit.Count, value=1)
     fields: dict[str, Any] = {
         "bucket": ref.bucket,
         "key": ref.key,

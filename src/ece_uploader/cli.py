@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ece_uploader import demo, validate
-from ece_uploader.commands import rollout, status
+from ece_uploader.commands import rollback, rollout, status
 from ece_uploader.local import (
     TemplateError,
     invoke,
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(subparsers)
     status.register(subparsers)
     rollout.register(subparsers)
+    rollback.register(subparsers)
     return parser
 
 
