@@ -7,6 +7,7 @@ function writes them), over moto and the ECE emulator on loopback.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import io
 import json
@@ -27,15 +28,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.stub import ANY, Stubber
 
 from ece_uploader.cli import main
-from ece_uploader.commands.replay import notification, parse_statuses, parse_time
+from ece_uploader.commands.common import Context
+from ece_uploader.commands.replay import (
+    Candidate,
+    batch_event,
+    manifest_rows,
+    notification,
+    parse_statuses,
+    parse_time,
+)
 from ece_uploader.emulator import EceEmulator
 from ece_uploader.samples import corrupt_zip
+from extension_uploader.app import handle_event
+from extension_uploader.deadline import Deadline
 from extension_uploader.events import REPLAY_MARKER, parse_event
 from extension_uploader.ledger import Ledger
 from extension_uploader.ordering import ObjectVersion, Verdict, compare
 from extension_uploader.outcome import TAG_AT, TAG_REASON, TAG_STATUS
+from extension_uploader.pipeline import Runtime
 
 from .conftest import TAG, Put, Tags
 
@@ -334,8 +347,6 @@ def test_force_uploads_the_live_version_again(
 
 
 def test_replay_events_are_the_notifications_s3_sends() -> None:
-    from ece_uploader.commands.replay import Candidate
-
     moment = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     candidate = Candidate("b", "dir/a b+c%d ✓.zip", "v1", "abc", 12, moment)
     event = notification(candidate, "replay:arn:aws:iam::1:user/op", "eu-west-1")
@@ -470,3 +481,217 @@ def _no_leftover_environment() -> Iterator[None]:
     yield
     # the local target restores the environment it set
     assert {**os.environ, "PYTEST_CURRENT_TEST": ""} == {**saved, "PYTEST_CURRENT_TEST": ""}
+
+
+# --- function:NAME and batch:FUNCTION_ARN, stubbed against the real service models ------------
+
+ACCOUNT = "123456789012"  # moto's
+PRINCIPAL = f"replay:arn:aws:sts::{ACCOUNT}:user/moto"
+FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:uploader"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/batch-replay"
+ODD_KEYS = ("odd/a b.zip", "odd/a+b.zip", "odd/100% sure.zip", "odd/café ✓.zip", "odd/x,y.zip")
+
+
+def stubbed(monkeypatch: pytest.MonkeyPatch, *services: str) -> dict[str, Any]:
+    """The command's own clients for ``services`` (made by ``Context.client``), to be stubbed."""
+    real_client = Context.client
+    made = {
+        service: real_client(Context(dict(os.environ)), service, read_timeout=930)
+        for service in services
+    }
+
+    def client(self: Context, service: str, **options: Any) -> Any:
+        return made[service] if service in made else real_client(self, service, **options)
+
+    monkeypatch.setattr(Context, "client", client)
+    return made
+
+
+def candidate_of(s3: Any, obj: Put) -> Candidate:
+    head = s3.head_object(Bucket=obj.bucket, Key=obj.key, VersionId=obj.version_id)
+    return Candidate(obj.bucket, obj.key, obj.version_id, obj.etag, obj.size, head["LastModified"])
+
+
+def test_replay_to_a_function_invokes_it_asynchronously_with_the_s3_notification(
+    put: Callable[..., Put],
+    s3: Any,
+    bucket: str,
+    bundle: str,
+    env_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    older = put("fn/a b.zip", zip_with("a"), {TAG: bundle})
+    next_second()
+    newer = put("fn/c+d.zip", zip_with("c"), {TAG: bundle})
+    lambda_client = stubbed(monkeypatch, "lambda")["lambda"]
+    with Stubber(lambda_client) as stub:
+        for obj in (newer, older):  # newest first
+            event = notification(candidate_of(s3, obj), PRINCIPAL, "us-east-1", force=True)
+            stub.add_response(
+                "invoke",
+                {"StatusCode": 202},
+                {
+                    "FunctionName": "uploader",
+                    "InvocationType": "Event",
+                    "Payload": json.dumps(event).encode(),
+                },
+            )
+        code, document = replay(
+            env_file, capsys, bucket, "--status", "any", "--force",
+            "--to", "function:uploader", "--concurrency", "1",
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+
+    assert code == 0
+    assert document["summary"] == {"sent": {"lambda.invoked_async": 2}}
+    assert replayed(document) == {(older.key, older.version_id), (newer.key, newer.version_id)}
+
+
+def simulate_batch_job(s3: Any, bucket: str, runtime: Runtime) -> Callable[..., None]:
+    """What S3 Batch Operations would do on the job's second look: run the manifest, report."""
+    calls: list[str] = []
+
+    def on_describe_job(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["JobId"])
+        if len(calls) != 2:
+            return
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix="ece-uploader/replays/")
+        [manifest_key] = [o["Key"] for o in listing["Contents"] if o["Key"].endswith(".csv")]
+        text = s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read().decode()
+        event = batch_event(manifest_rows(text), job_id=params["JobId"])
+        with contextlib.redirect_stdout(sys.stderr):  # the function's logs: not the command's
+            reply = handle_event(event, runtime, Deadline.after(120))
+        tasks = {task["taskId"]: task for task in event["tasks"]}
+        lines = io.StringIO()
+        writer = csv.writer(lines)
+        for result in reply["results"]:
+            task = tasks[result["taskId"]]
+            status = "succeeded" if result["resultCode"] == "Succeeded" else "failed"
+            writer.writerow([task["s3Bucket"], task["s3Key"], task["s3VersionId"] or "", status,
+                             "" if status == "succeeded" else result["resultCode"], "200",
+                             result["resultString"]])  # fmt: skip
+        prefix = manifest_key.removesuffix("manifest.csv") + f"report/job-{params['JobId']}/"
+        s3.put_object(Bucket=bucket, Key=f"{prefix}results/r1.csv", Body=lines.getvalue())
+        top = {"Format": "Report_CSV_20180820", "Results": [
+            {"TaskExecutionStatus": "succeeded", "Bucket": bucket, "Key": f"{prefix}results/r1.csv"}
+        ]}  # fmt: skip
+        s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=json.dumps(top))
+
+    return on_describe_job
+
+
+def test_replay_by_batch_operations_writes_the_manifest_creates_the_job_and_reads_the_report(
+    put: Callable[..., Put],
+    s3: Any,
+    bucket: str,
+    ece: EceEmulator,
+    bundle: str,
+    runtime: Runtime,
+    env_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import ece_uploader.commands.replay as replay_command
+
+    monkeypatch.setattr(replay_command, "POLL_FIRST_SECONDS", 0.01)
+    objects = {key: put(key, zip_with(key), {TAG: bundle}) for key in ODD_KEYS}
+    s3control = stubbed(monkeypatch, "s3control")["s3control"]
+    s3control.meta.events.register(
+        "before-parameter-build.s3-control.DescribeJob", simulate_batch_job(s3, bucket, runtime)
+    )
+    job_id = "00000000-1111-2222-3333-444444444444"
+    with Stubber(s3control) as stub:
+        stub.add_response(
+            "create_job",
+            {"JobId": job_id},
+            {
+                "AccountId": ACCOUNT,
+                "ConfirmationRequired": False,
+                "Operation": {
+                    "LambdaInvoke": {"FunctionArn": FUNCTION_ARN, "InvocationSchemaVersion": "2.0"}
+                },
+                "Report": {
+                    "Bucket": f"arn:aws:s3:::{bucket}",
+                    "Format": "Report_CSV_20180820",
+                    "Enabled": True,
+                    "Prefix": ANY,
+                    "ReportScope": "AllTasks",
+                },
+                "ClientRequestToken": ANY,
+                "Manifest": {
+                    "Spec": {
+                        "Format": "S3BatchOperations_CSV_20180820",
+                        "Fields": ["Bucket", "Key", "VersionId"],
+                    },
+                    "Location": ANY,
+                },
+                "Description": ANY,
+                "Priority": 10,
+                "RoleArn": ROLE_ARN,
+            },
+        )
+        for status, done in (("Active", 0), ("Complete", len(objects))):
+            stub.add_response(
+                "describe_job",
+                {"Job": {"JobId": job_id, "Status": status, "ProgressSummary": {
+                    "TotalNumberOfTasks": len(objects), "NumberOfTasksSucceeded": done,
+                    "NumberOfTasksFailed": 0}}},
+                {"AccountId": ACCOUNT, "JobId": job_id},
+            )  # fmt: skip
+        code, document = replay(
+            env_file, capsys, bucket, "--status", "missing", "--to", f"batch:{FUNCTION_ARN}",
+            "--role-arn", ROLE_ARN, "--wait",
+        )  # fmt: skip
+        stub.assert_no_pending_responses()
+
+    assert code == 0, document
+    assert document["job_id"] == job_id and document["job_status"] == "Complete"
+    # The manifest in the bucket names each pinned version, and decodes to the same keys.
+    manifest_key = document["manifest"].removeprefix(f"s3://{bucket}/")
+    assert manifest_key.startswith("ece-uploader/replays/") and manifest_key.endswith(".csv")
+    text = s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read().decode()
+    rows = manifest_rows(text)
+    assert {(b, v) for b, _, v in rows} == {(bucket, o.version_id) for o in objects.values()}
+    [decoded] = [parse_event(batch_event(rows))]
+    assert {(r.key, r.version_id) for d in decoded.deliveries for r in d.objects} == {
+        (o.key, o.version_id) for o in objects.values()
+    }
+    # The completion report, read back, says what became of each one.
+    assert replayed(document) == {(o.key, o.version_id) for o in objects.values()}
+    assert set(document["summary"]) <= {"uploaded", "skipped"}
+    assert document["summary"]["uploaded"] == {"ok": 1}
+    assert ece.stored_bytes(bundle) in {zip_with(key) for key in ODD_KEYS}
+
+
+def test_batch_without_wait_prints_the_job_and_forces_through_user_arguments(
+    put: Callable[..., Put],
+    bucket: str,
+    bundle: str,
+    env_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put("b/x.zip", zip_with("x"), {TAG: bundle})
+    s3control = stubbed(monkeypatch, "s3control")["s3control"]
+    with Stubber(s3control) as stub:
+        stub.add_response(
+            "create_job",
+            {"JobId": "job-1"},
+            {
+                "AccountId": ACCOUNT, "ConfirmationRequired": False,
+                "Operation": {"LambdaInvoke": {
+                    "FunctionArn": FUNCTION_ARN, "InvocationSchemaVersion": "2.0",
+                    "UserArguments": {"ece-uploader-force": "true"}}},
+                "Report": ANY, "ClientRequestToken": ANY, "Manifest": ANY, "Description": ANY,
+                "Priority": 10, "RoleArn": ROLE_ARN,
+            },
+        )  # fmt: skip
+        code, document = replay(
+            env_file, capsys, bucket, "--to", f"batch:{FUNCTION_ARN}", "--role-arn", ROLE_ARN,
+            "--force",
+        )  # fmt: skip
+
+    assert code == 0
+    assert document["job_id"] == "job-1"
+    assert document["summary"] == {"submitted": {"batch.job-1": 1}}

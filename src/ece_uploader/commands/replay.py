@@ -301,7 +301,7 @@ def notification(
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z",
+        "eventTime": candidate.last_modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": principal},
         "s3": {
