@@ -8,6 +8,15 @@ exactly once:
 - S3 notifications URL-encode keys with ``+`` for spaces: ``unquote_plus``.
 - EventBridge sends the key as it is: decoding it again would turn ``+`` into a space.
 - Batch Operations URL-encode keys like notifications do.
+
+A Lambda on-failure destination record (the event the platform gave up on, in
+``requestPayload``) is unwrapped to that event, directly or in an SQS message, so
+that a failed-events queue can be re-driven into the function as it is.
+
+The operator's ``ece-uploader replay --force`` marks its events with
+``"ece-uploader": {"force": true}`` beside ``Records`` (S3 notification) or
+``detail`` (EventBridge), or with the user argument ``"ece-uploader-force": "true"``
+(Batch Operations, schema 2.0): the objects are then :attr:`ObjectRef.force`.
 """
 
 from __future__ import annotations
@@ -15,11 +24,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote_plus
 
 _MAX_NESTING = 3  # SNS -> SQS -> S3 is the deepest real wrapping
 _MAX_AUDIT_CHARS = 256  # principal ids and IP addresses are far shorter
+# The replay marker: a top-level field of the event, and a Batch Operations user argument.
+REPLAY_MARKER = "ece-uploader"
+BATCH_FORCE_ARGUMENT = "ece-uploader-force"
 
 
 class Source(StrEnum):
@@ -42,6 +54,10 @@ class ObjectRef:
     # Who put the object, for the audit trail: the event's principal and source IP.
     principal: str = "unknown"
     source_ip: str | None = None
+    # An operator's replay asked to upload this version again even if the ledger says it is
+    # live already. Never a way around ordering (an older object stays superseded) nor the
+    # allow-list.
+    force: bool = False
     # Set only by `ece-uploader rollback`: make this older version live again, as of now.
     rollback: bool = False
 
@@ -70,6 +86,15 @@ class ParsedEvent:
 
 def parse_event(event: object) -> ParsedEvent:
     """Never raises: a shape it does not know becomes a delivery with a problem."""
+    return _parse_event(event, 0)
+
+
+def _parse_event(event: object, depth: int) -> ParsedEvent:
+    if depth > _MAX_NESTING:
+        return ParsedEvent(Source.S3, (Delivery(problem="event is nested too deeply"),))
+    if is_destination_record(event):
+        # The original event of an asynchronous invocation: it is retried as itself.
+        return _parse_event(event["requestPayload"], depth + 1)
     if not isinstance(event, dict):
         return ParsedEvent(Source.S3, (Delivery(problem="event is not a JSON object"),))
     if "tasks" in event and "invocationSchemaVersion" in event:
@@ -78,9 +103,30 @@ def parse_event(event: object) -> ParsedEvent:
     if isinstance(records, list) and records and all(_is_sqs(r) for r in records):
         return ParsedEvent(Source.SQS, tuple(_parse_sqs_record(r) for r in records))
     if isinstance(records, list) and records and all(_is_sns(r) for r in records):
-        return ParsedEvent(Source.SNS, (_parse_payload(event, 0),))
+        return ParsedEvent(Source.SNS, (_parse_payload(event, depth),))
     source = Source.EVENTBRIDGE if event.get("source") == "aws.s3" else Source.S3
-    return ParsedEvent(source, (_parse_payload(event, 0),))
+    return ParsedEvent(source, (_parse_payload(event, depth),))
+
+
+def is_destination_record(payload: object) -> TypeGuard[dict[str, Any]]:
+    """A Lambda on-failure destination record: the failed event is its ``requestPayload``."""
+    return (
+        isinstance(payload, dict)
+        and "requestPayload" in payload
+        and isinstance(payload.get("requestContext"), dict)
+        and isinstance(payload.get("version"), str)
+    )
+
+
+def _forced(payload: dict[str, Any]) -> bool:
+    marker = payload.get(REPLAY_MARKER)
+    return isinstance(marker, dict) and marker.get("force") is True
+
+
+def _with_force(delivery: Delivery, force: bool) -> Delivery:
+    if not force or not delivery.objects:
+        return delivery
+    return replace(delivery, objects=tuple(replace(ref, force=True) for ref in delivery.objects))
 
 
 def _is_sqs(record: object) -> bool:
@@ -116,10 +162,12 @@ def _parse_payload(payload: object, depth: int) -> Delivery:
         return Delivery(problem="event is not a JSON object")
     if payload.get("Event") == "s3:TestEvent":
         return Delivery(ignored=1)
+    if is_destination_record(payload):
+        return _parse_payload(payload["requestPayload"], depth + 1)
     if payload.get("Type") == "Notification" and "Message" in payload:
         return _parse_json_text(payload["Message"], depth + 1, "SNS message")
     if payload.get("source") == "aws.s3" and "detail" in payload:
-        return _parse_eventbridge(payload)
+        return _with_force(_parse_eventbridge(payload), _forced(payload))
     records = payload.get("Records")
     if not isinstance(records, list) or not records:
         return Delivery(
@@ -142,7 +190,10 @@ def _parse_payload(payload: object, depth: int) -> Delivery:
             ignored += 1
         else:
             objects.append(parsed)
-    return Delivery(tuple(objects), problem="; ".join(problems) or None, ignored=ignored)
+    return _with_force(
+        Delivery(tuple(objects), problem="; ".join(problems) or None, ignored=ignored),
+        _forced(payload),
+    )
 
 
 def _parse_s3_record(record: object) -> ObjectRef | str | None:
@@ -192,6 +243,7 @@ def _parse_batch(event: dict[str, Any]) -> ParsedEvent:
         "invocationSchemaVersion": event.get("invocationSchemaVersion"),
         "invocationId": event.get("invocationId"),
     }
+    force = _field(event, "job", "userArguments", BATCH_FORCE_ARGUMENT) == "true"
     tasks = event.get("tasks")
     if not isinstance(tasks, list):
         return ParsedEvent(Source.BATCH, (Delivery(problem="tasks is not a list"),), meta)
@@ -209,9 +261,8 @@ def _parse_batch(event: dict[str, Any]) -> ParsedEvent:
             )
             continue
         ref = _object(bucket, unquote_plus(key), task.get("s3VersionId"), None, None)
-        deliveries.append(
-            Delivery(() if ref is None else (ref,), task_id, ignored=int(ref is None))
-        )
+        delivery = Delivery(() if ref is None else (ref,), task_id, ignored=int(ref is None))
+        deliveries.append(_with_force(delivery, force))
     return ParsedEvent(Source.BATCH, tuple(deliveries), meta)
 
 

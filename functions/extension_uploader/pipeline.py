@@ -177,7 +177,9 @@ def _check_and_upload(
     candidate = _version(ref, info)
     record = runtime.ledger.read(extension_id)
     facts.tracked = record.live is not None
-    if settled := _settled_by_ledger(record, candidate, info, runtime, rollback=ref.rollback):
+    if settled := _settled_by_ledger(
+        record, candidate, info, runtime, rollback=ref.rollback, force=ref.force
+    ):
         return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
@@ -281,6 +283,7 @@ def _publish(
                 runtime,
                 holder=holder,
                 rollback=upload.ref.rollback,
+                force=upload.ref.force,
             ):
                 return settled
             extension = _upload_verified(upload, runtime, deadline, lease, still_the_newest)
@@ -362,10 +365,12 @@ def _settled_by_ledger(
     *,
     holder: str = "",
     rollback: bool = False,
+    force: bool = False,
 ) -> Outcome | None:
     """A duplicate or a superseded object, by what the ledger says is live or being uploaded.
 
     A rollback is superseded by nothing: only the very version live already stops it.
+    A forced replay uploads the version live already once more; it is superseded all the same.
     """
     now_ms = int(runtime.now().timestamp() * 1000)
     if record.lease_object == candidate.identity and record.leased_to_other(holder, now_ms):
@@ -378,7 +383,7 @@ def _settled_by_ledger(
     verdict = compare(candidate, live.object, live.order_at, candidate_is_current=True)
     if rollback and verdict is Verdict.OLDER:
         return None
-    if verdict is Verdict.SAME:
+    if verdict is Verdict.SAME and not force:
         # Tags a failed write left missing are put back; otherwise they stand as they are.
         shown = info.tags.get(TAG_STATUS) == Status.UPLOADED
         return Outcome.duplicate(live.sha256, live.size, retag=not shown)

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ece_uploader import demo, validate
-from ece_uploader.commands import rollback, rollout, status
+from ece_uploader.commands import redrive, replay, rollback, rollout, status
 from ece_uploader.local import (
     TemplateError,
     invoke,
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     _register_sandbox(subparsers)
     demo.register(subparsers)
     status.register(subparsers)
+    replay.register(subparsers)
+    redrive.register(subparsers)
     rollout.register(subparsers)
     rollback.register(subparsers)
     return parser

@@ -60,7 +60,11 @@ class Context:
             raise UsageError(f"{name} is not set: pass --env-vars FILE or export it")
         return value
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, read_timeout: float | None = None) -> Any:
+        """A client for ``service`` with the command's credentials, region and endpoint.
+
+        ``read_timeout`` is for calls that last long by design (a synchronous Lambda invoke).
+        """
         import boto3
         from botocore.config import Config
 
@@ -73,7 +77,9 @@ class Context:
             aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=self.env.get("AWS_SESSION_TOKEN"),
         )
-        config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard"})
+        config = Config(
+            connect_timeout=5, read_timeout=read_timeout or 30, retries={"mode": "standard"}
+        )
         return session.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.env.get("AWS_ENDPOINT_URL") or None,
