@@ -8,6 +8,7 @@ the middle of an upload.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from extension_uploader.access import AccessConfigError, TargetPolicy
 from extension_uploader.inspection import Limits
+from extension_uploader.outcome import OUTCOME_TAG_PREFIX
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -80,7 +82,7 @@ class Settings:
             ece_secret_id=_required(env, "ECE_SECRET_ID"),
             ledger_table=_required(env, "LEDGER_TABLE"),
             targets=targets,
-            extension_id_tag=env.get("EXTENSION_ID_TAG") or DEFAULT_EXTENSION_ID_TAG,
+            extension_id_tag=_tag_key(env, "EXTENSION_ID_TAG", DEFAULT_EXTENSION_ID_TAG),
             max_zip_bytes=_positive_int(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES),
             limits=Limits(
                 max_entries=_positive_int(env, "MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
@@ -121,6 +123,19 @@ def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ConfigError(f"{name} is required{_REQUIRED_HINTS.get(name, '')}")
+    return value
+
+
+_TAG_KEY = re.compile(r"[\w +\-=.:/@]{1,128}")
+
+
+def _tag_key(env: Mapping[str, str], name: str, default: str) -> str:
+    """A key S3 accepts for a tag, and not one of the outcome tags the function writes."""
+    value = env.get(name, "").strip() or default
+    if not _TAG_KEY.fullmatch(value) or value.lower().startswith("aws:"):
+        raise ConfigError(f"{name} must be an S3 tag key (1-128 characters), got {value!r}")
+    if value.startswith(OUTCOME_TAG_PREFIX):
+        raise ConfigError(f"{name} must not start with {OUTCOME_TAG_PREFIX}: those are outcomes")
     return value
 
 

@@ -29,6 +29,9 @@ from urllib.parse import unquote_plus
 
 _MAX_NESTING = 3  # SNS -> SQS -> S3 is the deepest real wrapping
 _MAX_AUDIT_CHARS = 256  # principal ids and IP addresses are far shorter
+# Nothing the platform sends comes near these: an event past them is refused unread.
+MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's largest invocation payload
+MAX_JSON_DEPTH = 32  # a destination record of SNS in SQS nests about a dozen levels
 # The replay marker: a top-level field of the event, and a Batch Operations user argument.
 REPLAY_MARKER = "ece-uploader"
 BATCH_FORCE_ARGUMENT = "ece-uploader-force"
@@ -86,7 +89,30 @@ class ParsedEvent:
 
 def parse_event(event: object) -> ParsedEvent:
     """Never raises: a shape it does not know becomes a delivery with a problem."""
+    if problem := _beyond_limits(event):
+        return ParsedEvent(Source.S3, (Delivery(problem=problem),))
     return _parse_event(event, 0)
+
+
+def _beyond_limits(document: object) -> str | None:
+    """Too big or too deep for any real event: measured without recursion, stopping early."""
+    size = 0
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"event is nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(node, dict):
+            size += 2 + sum(len(str(key)) + 4 for key in node)
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            size += 2 + len(node)
+            stack.extend((value, depth + 1) for value in node)
+        else:
+            size += len(node) + 2 if isinstance(node, str) else 8
+        if size > MAX_EVENT_BYTES:
+            return f"event is larger than {MAX_EVENT_BYTES} bytes"
+    return None
 
 
 def _parse_event(event: object, depth: int) -> ParsedEvent:
@@ -147,10 +173,14 @@ def _parse_sqs_record(record: dict[str, Any]) -> Delivery:
 def _parse_json_text(text: object, depth: int, what: str) -> Delivery:
     if not isinstance(text, str):
         return Delivery(problem=f"{what} is not a string")
+    if len(text) > MAX_EVENT_BYTES:
+        return Delivery(problem=f"{what} is larger than {MAX_EVENT_BYTES} bytes")
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Delivery(problem=f"{what} is not JSON")
+    if problem := _beyond_limits(payload):
+        return Delivery(problem=f"{what}: {problem}")
     return _parse_payload(payload, depth)
 
 

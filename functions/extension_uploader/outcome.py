@@ -25,6 +25,7 @@ class Status(StrEnum):
         return self.value.capitalize()
 
 
+OUTCOME_TAG_PREFIX = "ece-upload-"  # every outcome tag; only the function may write them
 TAG_STATUS = "ece-upload-status"
 TAG_REASON = "ece-upload-reason"
 TAG_AT = "ece-upload-at"

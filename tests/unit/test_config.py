@@ -101,3 +101,9 @@ def test_the_allow_list_and_routes_are_read_once() -> None:
     assert settings.targets.permits("a/x.zip", "222")
     assert not settings.targets.permits("a/x.zip", "111")
     assert settings.ledger_table == "ledger"
+
+
+@pytest.mark.parametrize("key", ["aws:owner", "ece-upload-status", "bad#key", "k" * 129])
+def test_the_extension_id_tag_must_be_a_tag_key_the_function_does_not_write(key: str) -> None:
+    with pytest.raises(ConfigError, match="EXTENSION_ID_TAG"):
+        Settings.from_env(BASE | {"EXTENSION_ID_TAG": key})
