@@ -293,10 +293,9 @@ def _publish(
         lease.commit(
             LiveEntry(
                 object=upload.candidate,
-                # A rollback is live as of now: older objects replayed later stay superseded.
-                order_at=runtime.now().replace(microsecond=0)
-                if rollback
-                else upload.candidate.last_modified,
+                # A rollback is live as of now, to the microsecond: objects S3 stamped with
+                # this second or earlier (its LastModified has no fraction) stay superseded.
+                order_at=runtime.now() if rollback else upload.candidate.last_modified,
                 sha256=upload.sha256,
                 size=upload.size,
                 at=runtime.now(),

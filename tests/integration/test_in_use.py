@@ -46,6 +46,25 @@ def test_the_deployments_using_an_extension_are_counted_and_recorded(
     assert preflight.query == {"include_deployments": ["true"]}
 
 
+def test_status_shows_who_runs_the_previous_file(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    env_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deployment = ece.create_deployment("search", bundles=[bundle])["id"]
+    run(s3_event(put("in-use/y.zip", bundle_zip(), {TAG: bundle})), runtime)
+    capsys.readouterr()
+
+    assert main(["status", "--extension", bundle, "--env-vars", str(env_file), "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["deployments"] == [deployment]
+    assert main(["status", "--extension", bundle, "--env-vars", str(env_file)]) == 0
+    assert "1 (running the previous file until a plan is applied)" in capsys.readouterr().out
+
+
 def test_refuse_policy_stops_a_replace_and_the_override_tag_lets_it_through(
     put: Callable[..., Put],
     make_runtime: Callable[..., Runtime],

@@ -28,7 +28,18 @@ if TYPE_CHECKING:
     from extension_uploader.ece import EceClient, Extension
     from extension_uploader.ledger import ExtensionRecord, LiveEntry
 
-COLUMNS = ("extension", "object", "version", "sha256", "size", "since", "last_outcome", "ece")
+COLUMNS = (
+    "extension",
+    "object",
+    "version",
+    "sha256",
+    "size",
+    "since",
+    "last_outcome",
+    "in_use",
+    "ece",
+)
+IN_USE_NOTE = "running the previous file until a plan is applied"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +60,7 @@ class ExtensionStatus:
     ece_file: dict[str, Any] | None  # size and last_modified_date ECE reports, if any
     ece_problem: str | None  # ECE could not be asked, or does not know the extension
     drift: str | None
+    deployments: tuple[str, ...] = ()  # those using the extension now, as ECE says
 
     def to_json(self) -> dict[str, Any]:
         record = self.record
@@ -61,6 +73,7 @@ class ExtensionStatus:
             "ece": self.ece_file,
             "ece_problem": self.ece_problem,
             "drift": self.drift,
+            "deployments": list(self.deployments),
         }
 
     def row(self) -> dict[str, Any]:
@@ -81,6 +94,7 @@ class ExtensionStatus:
             "size": live.size if live else None,
             "since": f"{live.at:%Y-%m-%dT%H:%M:%SZ} by {live.principal}" if live else None,
             "last_outcome": f"{last['status']}: {last['reason']}" if last else None,
+            "in_use": f"{len(self.deployments)} ({IN_USE_NOTE})" if self.deployments else "0",
             "ece": ece,
         }
 
@@ -163,4 +177,5 @@ def _status(record: ExtensionRecord, ece: EceClient) -> ExtensionStatus:
             return ExtensionStatus(record, None, gone, gone if record.live else None)
         return ExtensionStatus(record, None, f"ECE not asked: {exc.reason}", None)
     ece_file = {"size": extension.file_size, "last_modified_date": extension.file_last_modified}
-    return ExtensionStatus(record, ece_file, None, drift_of(record.live, extension))
+    drift = drift_of(record.live, extension)
+    return ExtensionStatus(record, ece_file, None, drift, extension.deployments)
