@@ -16,6 +16,7 @@ from types import FrameType
 
 from ece_uploader import demo, validate
 from ece_uploader.commands import status
+from ece_uploader.extras import sandbox_extra_missing
 from ece_uploader.local import (
     TemplateError,
     invoke,
@@ -96,6 +97,9 @@ def _register_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    if missing := sandbox_extra_missing():
+        print(f"ece-uploader sandbox: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     from ece_uploader.sandbox import Sandbox  # moto is heavy: only this command pays for it
 
     stop = threading.Event()
