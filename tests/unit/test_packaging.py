@@ -26,6 +26,7 @@ LIGHT_MODULES = (
     "ece_uploader.cli",
     "ece_uploader.validate",
     "ece_uploader.commands.status",
+    "ece_uploader.commands.publish",
 )
 
 
@@ -143,7 +144,9 @@ def test_commands_work_without_the_sandbox_extra(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     # Then every command parses, validate gives its verdict
-    assert {"validate", "status", "invoke", "sandbox", "demo"} <= set(results["commands"])
+    assert {"validate", "publish", "status", "invoke", "sandbox", "demo"} <= set(
+        results["commands"]
+    )
     assert results["help"] == dict.fromkeys(results["commands"], 0)
     assert results["validate"]["code"] == 0, results["validate"]
     assert "ACCEPTED" in results["validate"]["stdout"]
