@@ -75,6 +75,19 @@ def test_the_command_line_pins_what_the_function_pins() -> None:
     assert set(pins) <= set(project()["dependencies"])
 
 
+def test_every_package_is_in_the_distribution() -> None:
+    # An editable install finds any package on disk; a wheel holds only those listed.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    on_disk = set()
+    for name, directory in setuptools["package-dir"].items():
+        root = ROOT / directory
+        for init in root.rglob("__init__.py"):
+            relative = init.parent.relative_to(root).parts
+            on_disk.add(".".join((name, *relative)))
+    assert listed == on_disk
+
+
 def test_the_function_needs_none_of_the_stand_ins() -> None:
     requirements = (ROOT / "functions/extension_uploader/requirements.txt").read_text()
     names = {name_of(line) for line in requirements.splitlines() if line.strip()[:1].isalnum()}
