@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml functions/extension_uploader/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -52,7 +52,7 @@ test-pythons:
 	  echo "== unit tests on $$($$py --version)"; \
 	  [ -x .venv-$$version/bin/pytest ] || { $$py -m venv .venv-$$version && \
 	    .venv-$$version/bin/python -m pip install --quiet --upgrade pip && \
-	    .venv-$$version/bin/python -m pip install --quiet -e '.[dev]'; } || exit 1; \
+	    .venv-$$version/bin/python -m pip install --quiet -e '.[sandbox,dev]'; } || exit 1; \
 	  .venv-$$version/bin/pytest -q tests/unit || exit 1; \
 	done
 

@@ -1,7 +1,7 @@
 """``ece-uploader``: the product's command line, for people and scripts.
 
 Exit codes: 0 success, 1 a negative answer (archive rejected, handler raised,
-demo check failed), 2 usage or I/O error.
+demo check failed), 2 usage or I/O error, 3 ``publish --wait`` saw no outcome in time.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 from types import FrameType
 
 from ece_uploader import demo, validate
-from ece_uploader.commands import redrive, replay, rollback, rollout, status
+from ece_uploader.commands import publish, redrive, replay, rollback, rollout, status
+from ece_uploader.extras import sandbox_extra_missing
 from ece_uploader.local import (
     TemplateError,
     invoke,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_sandbox(subparsers)
     demo.register(subparsers)
     status.register(subparsers)
+    publish.register(subparsers)
     replay.register(subparsers)
     redrive.register(subparsers)
     rollout.register(subparsers)
@@ -100,6 +102,9 @@ def _register_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    if missing := sandbox_extra_missing():
+        print(f"ece-uploader sandbox: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     from ece_uploader.sandbox import Sandbox  # moto is heavy: only this command pays for it
 
     stop = threading.Event()

@@ -19,6 +19,7 @@ import requests
 
 from ece_uploader.commands import status
 from ece_uploader.commands.common import Context
+from ece_uploader.extras import sandbox_extra_missing
 from ece_uploader.local import invoke, read_function, stdout_redirected
 from ece_uploader.samples import (
     NOT_ALLOWED_EXTENSION_ID,
@@ -26,7 +27,6 @@ from ece_uploader.samples import (
     DemoSample,
     demo_samples,
 )
-from ece_uploader.sandbox import BUCKET
 
 if TYPE_CHECKING:
     from ece_uploader.sandbox import Sandbox
@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if missing := sandbox_extra_missing():
+        print(f"ece-uploader demo: {missing}", file=sys.stderr)
+        return 2
     from ece_uploader.sandbox import Sandbox  # moto is heavy: only this command pays for it
 
     spec = read_function(args.template or default_template())
@@ -85,6 +88,8 @@ def default_template() -> Path:
 
 
 def _drop_samples(sandbox: Sandbox, samples: list[DemoSample]) -> None:
+    from ece_uploader.sandbox import BUCKET
+
     s3 = sandbox.s3()
     for sample in samples:
         extra: dict[str, Any] = {}
@@ -105,6 +110,8 @@ def _extension_id(sandbox: Sandbox, sample: DemoSample) -> str | None:
 
 
 def _outcome_row(sandbox: Sandbox, sample: DemoSample) -> dict[str, str]:
+    from ece_uploader.sandbox import BUCKET
+
     tags = {
         tag["Key"]: tag["Value"]
         for tag in sandbox.s3().get_object_tagging(Bucket=BUCKET, Key=sample.key)["TagSet"]
