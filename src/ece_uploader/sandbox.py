@@ -57,6 +57,9 @@ class Sandbox:
     """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager)."""
 
     tls: bool = False
+    # Added to every AWS resource name: moto servers in one process share their state,
+    # so two sandboxes there need names of their own.
+    suffix: str = ""
     moto: ThreadedMotoServer | None = None
     emulator: EceEmulator | None = None
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -108,6 +111,18 @@ class Sandbox:
         return client
 
     @property
+    def bucket(self) -> str:
+        return BUCKET + self.suffix
+
+    @property
+    def secret_id(self) -> str:
+        return SECRET_ID + self.suffix
+
+    @property
+    def ledger_table(self) -> str:
+        return LEDGER_TABLE + self.suffix
+
+    @property
     def allowed_extension_ids(self) -> list[str]:
         """The sample extensions, and one id ECE does not know (so ECE's answer shows)."""
         return [*sorted(str(ext["id"]) for ext in self.extensions.values()), UNKNOWN_EXTENSION_ID]
@@ -124,8 +139,8 @@ class Sandbox:
             **AWS_TEST_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "ECE_API_URL": self.ece_api_url,
-            "ECE_SECRET_ID": SECRET_ID,
-            "LEDGER_TABLE": LEDGER_TABLE,
+            "ECE_SECRET_ID": self.secret_id,
+            "LEDGER_TABLE": self.ledger_table,
             "ALLOWED_EXTENSION_IDS": ",".join(self.allowed_extension_ids),
             "POWERTOOLS_SERVICE_NAME": "ece-extension-uploader",
             "POWERTOOLS_METRICS_NAMESPACE": "ECEExtensionUploader",
@@ -140,10 +155,10 @@ class Sandbox:
         return {
             "aws_endpoint_url": self.aws_endpoint_url,
             "ece_api_url": self.ece_api_url,
-            "bucket": BUCKET,
+            "bucket": self.bucket,
             "queue_url": self.queue_url,
-            "secret_id": SECRET_ID,
-            "ledger_table": LEDGER_TABLE,
+            "secret_id": self.secret_id,
+            "ledger_table": self.ledger_table,
             "extensions": self.extensions,
             "env": self.env,
         }
@@ -165,15 +180,15 @@ class Sandbox:
 
     def _create_aws_resources(self) -> None:
         s3 = self.s3()
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.create_bucket(Bucket=self.bucket)
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         sqs = self.client("sqs")
-        self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        self.queue_url = sqs.create_queue(QueueName=QUEUE + self.suffix)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         s3.put_bucket_notification_configuration(
-            Bucket=BUCKET,
+            Bucket=self.bucket,
             NotificationConfiguration={
                 "QueueConfigurations": [
                     {
@@ -186,9 +201,9 @@ class Sandbox:
         )
         self.receive_events(wait_seconds=0)  # drop the s3:TestEvent S3 sends first
         self.client("secretsmanager").create_secret(
-            Name=SECRET_ID, SecretString=json.dumps({"api_key": self.api_key})
+            Name=self.secret_id, SecretString=json.dumps({"api_key": self.api_key})
         )
-        create_ledger_table(self.client("dynamodb"), LEDGER_TABLE)
+        create_ledger_table(self.client("dynamodb"), self.ledger_table)
 
 
 def create_ledger_table(dynamodb: Any, name: str) -> None:

@@ -42,7 +42,7 @@ from urllib.parse import quote, quote_plus
 from ece_uploader.emulator import Fault
 from ece_uploader.local import stdout_redirected
 from ece_uploader.samples import corrupt_zip, traversal_zip
-from ece_uploader.sandbox import BUCKET, SECRET_ID, Sandbox
+from ece_uploader.sandbox import Sandbox
 from extension_uploader.app import RetryableEventError, build_runtime, handle_event
 from extension_uploader.config import Settings
 from extension_uploader.deadline import Deadline
@@ -84,6 +84,7 @@ NOT_ALLOWED = Kind("not-allowed", ("rejected", "tag.extension_not_allowed"))
 
 @dataclass
 class PutObject:
+    bucket: str
     key: str
     extension_id: str
     kind: Kind
@@ -176,7 +177,7 @@ def run_soak(config: SoakConfig) -> SoakReport:
     with (
         tempfile.TemporaryFile("w+") as metrics,
         _environment(),
-        Sandbox() as sandbox,
+        Sandbox(suffix=f"-soak-{uuid.uuid4().hex[:8]}") as sandbox,
         _captured_logs() as logs,
     ):
         with stdout_redirected(metrics.fileno()):  # EMF metrics: kept, and searched too
@@ -199,6 +200,7 @@ class _Soak:
         self.s3 = sandbox.s3()
         assert sandbox.emulator is not None
         self.ece = sandbox.emulator
+        self.bucket = sandbox.bucket
         self.keys = [sandbox.api_key]
         self.extensions = [
             str(
@@ -255,7 +257,7 @@ class _Soak:
             obj = self._put(n, extension_id, key)
             batch.append(obj)
             if self.random.random() < 0.05:  # a delete marker; the key may be put again
-                self.s3.delete_object(Bucket=BUCKET, Key=key)
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
             if len(batch) >= self.random.choice((1, 1, 2, 3)):
                 self._deliver(batch)
                 batch = []
@@ -287,8 +289,9 @@ class _Soak:
         target = NOT_ALLOWED_ID if kind is NOT_ALLOWED else extension_id
         if kind is not UNTAGGED:
             extra["Tagging"] = f"{TAG}={quote(target)}"
-        reply = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data, **extra)
+        reply = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
         obj = PutObject(
+            self.bucket,
             key,
             extension_id,
             kind,
@@ -408,7 +411,7 @@ class _Soak:
         new_key = secrets.token_urlsafe(24)
         self.keys.append(new_key)
         self.sandbox.client("secretsmanager").put_secret_value(
-            SecretId=SECRET_ID, SecretString=json.dumps({"api_key": new_key})
+            SecretId=self.sandbox.secret_id, SecretString=json.dumps({"api_key": new_key})
         )
         self.ece.set_api_keys({new_key})  # the old key stops working at once
 
@@ -507,7 +510,9 @@ class _Soak:
             )
 
     def _tags(self, obj: PutObject) -> dict[str, str]:
-        reply = self.s3.get_object_tagging(Bucket=BUCKET, Key=obj.key, VersionId=obj.version_id)
+        reply = self.s3.get_object_tagging(
+            Bucket=self.bucket, Key=obj.key, VersionId=obj.version_id
+        )
         return {tag["Key"]: tag["Value"] for tag in reply["TagSet"]}
 
     def _current_versions(self) -> tuple[dict[str, str | None], dict[str, list[datetime]]]:
@@ -515,7 +520,7 @@ class _Soak:
         current: dict[str, str | None] = {}
         deleted_at: dict[str, list[datetime]] = {}
         paginator = self.s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=BUCKET):
+        for page in paginator.paginate(Bucket=self.bucket):
             for version in page.get("Versions", []):
                 if version["IsLatest"]:
                     current[version["Key"]] = version["VersionId"]
@@ -528,10 +533,10 @@ class _Soak:
     def _last_modified(self) -> dict[str, ObjectVersion]:
         found: dict[str, ObjectVersion] = {}
         for obj in self.puts:
-            head = self.s3.head_object(Bucket=BUCKET, Key=obj.key, VersionId=obj.version_id)
+            head = self.s3.head_object(Bucket=self.bucket, Key=obj.key, VersionId=obj.version_id)
             modified: datetime = head["LastModified"]
             found[obj.version_id] = ObjectVersion(
-                BUCKET, obj.key, obj.version_id, obj.etag, modified
+                obj.bucket, obj.key, obj.version_id, obj.etag, modified
             )
         return found
 
@@ -588,7 +593,7 @@ def _s3_record(obj: PutObject) -> dict[str, Any]:
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "s3": {
             "s3SchemaVersion": "1.0",
-            "bucket": {"name": BUCKET},
+            "bucket": {"name": obj.bucket},
             "object": {
                 "key": quote_plus(obj.key),
                 "size": len(obj.data),
@@ -607,7 +612,7 @@ def _eventbridge_event(obj: PutObject) -> dict[str, Any]:
         "source": "aws.s3",
         "region": "us-east-1",
         "detail": {
-            "bucket": {"name": BUCKET},
+            "bucket": {"name": obj.bucket},
             "object": {
                 "key": obj.key,
                 "size": len(obj.data),
