@@ -10,6 +10,7 @@ ECE stored as many bytes as were sent.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import tempfile
@@ -24,11 +25,11 @@ from urllib.parse import quote
 
 import requests
 import urllib3
-from requests_toolbelt import MultipartEncoder
 
 from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
+from extension_uploader.multipart import StreamingBody, multipart_file
 
 API_PREFIX = "/api/v1/deployments/extensions"
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -43,6 +44,8 @@ PERMANENT_FAILURE_STATUSES = frozenset({401, 403, 404, 413})
 MULTIPART_FIELD = "file"
 UPLOAD_FILENAME = "extension.zip"
 ZIP_CONTENT_TYPE = "application/zip"
+# The file goes to the socket in pieces this large; the deadline is checked before each.
+UPLOAD_READ_BYTES = 1024 * 1024
 
 # Real ids are server-generated strings such as "2536123203"; the spec gives no
 # pattern. Allow what an id can plausibly be, and nothing that changes a URL path.
@@ -185,15 +188,23 @@ class EceClient:
 
     @contextmanager
     def _body(self, path: Path, deadline: Deadline) -> Iterator[tuple[Any, dict[str, str]]]:
-        with path.open("rb") as opened:
-            stream = _DeadlineFile(opened, path.stat().st_size, deadline)
+        """A fresh body per attempt, streamed from the file with a real Content-Length."""
+        with path.open("rb", buffering=0) as opened:
+            size = os.fstat(opened.fileno()).st_size
+            stream = _DeadlineFile(opened, deadline)
             if self._upload_mode == "raw":
-                yield stream, {"Content-Type": ZIP_CONTENT_TYPE}
+                body = StreamingBody(stream, size, read_bytes=UPLOAD_READ_BYTES)
+                yield body, {"Content-Type": ZIP_CONTENT_TYPE}
             else:
-                encoder = MultipartEncoder(
-                    fields={MULTIPART_FIELD: (UPLOAD_FILENAME, stream, ZIP_CONTENT_TYPE)}
+                body, content_type = multipart_file(
+                    stream,
+                    size,
+                    field=MULTIPART_FIELD,
+                    filename=UPLOAD_FILENAME,
+                    content_type=ZIP_CONTENT_TYPE,
+                    read_bytes=UPLOAD_READ_BYTES,
                 )
-                yield encoder, {"Content-Type": encoder.content_type}
+                yield body, {"Content-Type": content_type}
 
     def _call(
         self,
@@ -357,16 +368,11 @@ class _DeadlineFile:
     of the invocation, leaving the object without its outcome tags.
     """
 
-    def __init__(self, stream: BinaryIO, size: int, deadline: Deadline) -> None:
+    def __init__(self, stream: BinaryIO, deadline: Deadline) -> None:
         self._stream = stream
-        self._size = size
         self._deadline = deadline
 
-    def __len__(self) -> int:
-        """Bytes left to send: requests and the multipart encoder size the body with it."""
-        return self._size - self._stream.tell()
-
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         if self._deadline.remaining() <= 0:
             raise _SendingOutOfTime
         return self._stream.read(size)
