@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from extension_uploader import reasons
@@ -50,6 +49,10 @@ class RetryableEventError(Exception):
 
 def build_runtime(settings: Settings, **client_options: Any) -> Runtime:
     """Clients for one warm container; ``client_options`` tune the ECE client (tests, tools)."""
+    # Imported with the runtime, once per container: Powertools' parameters package
+    # imports every provider it has.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
     credentials = CredentialStore(
         settings.ece_secret_id,
         SecretsProvider(boto3_client=boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG)),

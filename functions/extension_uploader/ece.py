@@ -13,23 +13,25 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 from urllib.parse import quote
-
-import requests
-import urllib3
 
 from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
-from extension_uploader.multipart import StreamingBody, multipart_file
+
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3 and http.client) is imported with the first EceClient, not
+# with this module: the handler's import stays close to boto3's own. The multipart
+# body, the PEM file of a secret's CAs and HTTP-date parsing are imported when first
+# needed.
 
 API_PREFIX = "/api/v1/deployments/extensions"
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -145,9 +147,15 @@ class EceClient:
         self._tls_verify = tls_verify
         self._ca_bundle = ca_bundle
         self._upload_mode = upload_mode
-        self._session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self._session = session
         self._session.trust_env = False  # a proxy from the environment must not see the key
         if not tls_verify:  # warned once per cold start by the caller, not once per request
+            import urllib3
+
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._sleep = sleep
         self._backoff_base = backoff_base_seconds
@@ -189,6 +197,8 @@ class EceClient:
     @contextmanager
     def _body(self, path: Path, deadline: Deadline) -> Iterator[tuple[Any, dict[str, str]]]:
         """A fresh body per attempt, streamed from the file with a real Content-Length."""
+        from extension_uploader.multipart import StreamingBody, multipart_file
+
         with path.open("rb", buffering=0) as opened:
             size = os.fstat(opened.fileno()).st_size
             stream = _DeadlineFile(opened, deadline)
@@ -328,6 +338,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime
+
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -344,6 +356,8 @@ def _json(reply: requests.Response) -> object:
 
 @contextmanager
 def _network_errors() -> Iterator[None]:
+    import requests
+
     try:
         yield
     except requests.exceptions.SSLError as exc:
@@ -402,6 +416,8 @@ def _pem_file(pem: str, extra_bundle: str | None) -> str:
     """requests wants a path: write the secret's CAs (plus ECE_CA_BUNDLE) once per container."""
     key = (pem, extra_bundle)
     if key not in _pem_files:
+        import tempfile
+
         extra = Path(extra_bundle).read_text() if extra_bundle else ""
         with tempfile.NamedTemporaryFile(
             "w", prefix="ece-ca-", suffix=".pem", delete=False
