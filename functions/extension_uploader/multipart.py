@@ -57,17 +57,23 @@ class StreamingBody:
         return len(self._prefix) + self._size + len(self._suffix)
 
     def __iter__(self) -> Iterator[bytes]:
-        if self._prefix:
-            yield self._prefix
+        # The prefix goes out with the first piece and the suffix with the last: no
+        # small packet of its own either side of the file.
+        pending = self._prefix
         left = self._size
         while left > 0:
             chunk = self._stream.read(min(self._read_bytes, left))
             if not chunk:
                 raise BodyShrankError(f"the file ended {left} bytes short of its length")
             left -= len(chunk)
+            if pending:
+                chunk, pending = pending + chunk, b""
+            if left == 0 and self._suffix:
+                chunk += self._suffix
+                pending = b""
             yield chunk
-        if self._suffix:
-            yield self._suffix
+        if self._size == 0 and (pending or self._suffix):
+            yield pending + self._suffix
 
 
 def new_boundary() -> str:

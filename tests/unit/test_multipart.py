@@ -128,3 +128,12 @@ def test_values_that_would_break_the_part_header_are_refused(option: dict[str, s
     arguments = {"field": "file", "filename": "x.zip", "content_type": "application/zip"} | option
     with pytest.raises(ValueError, match="part header"):
         multipart_file(io.BytesIO(b""), 0, **arguments)
+
+
+def test_the_part_headers_and_the_epilogue_travel_with_the_file() -> None:
+    data = os.urandom(3 * 65536)
+    body, _ = _multipart(data, read_bytes=65536)
+    chunks = list(body)
+    assert len(chunks) == 3  # one piece per read: no small packet either side of the file
+    assert chunks[0].endswith(data[:65536]) and chunks[-1].startswith(data[-65536:])
+    assert b"".join(chunks).count(data) == 1
