@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from extension_uploader import reasons
@@ -62,6 +61,10 @@ def build_runtime(
     ``aws_client`` builds the AWS clients (the command line passes its own, for
     ``--profile`` and ``--region``); ``client_options`` tune the ECE client.
     """
+    # Imported with the runtime, once per container: Powertools' parameters package
+    # imports every provider it has.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
     credentials = CredentialStore(
         settings.ece_secret_id, SecretsProvider(boto3_client=aws_client("secretsmanager"))
     )

@@ -13,11 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from aws_lambda_powertools.utilities.parameters.exceptions import (
-    GetParameterError,
-    TransformParameterError,
-)
-
 from extension_uploader import reasons
 
 if TYPE_CHECKING:
@@ -113,6 +108,13 @@ class CredentialStore:
         self._max_age = max_age
 
     def get(self, *, refresh: bool = False) -> Credentials:
+        # With the provider, not with this module: importing any part of Powertools'
+        # parameters package imports every provider it has.
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
         try:
             value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=refresh)
         except (GetParameterError, TransformParameterError) as exc:

@@ -10,25 +10,28 @@ ECE stored as many bytes as were sent.
 
 from __future__ import annotations
 
+import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 from urllib.parse import quote
-
-import requests
-import urllib3
-from requests_toolbelt import MultipartEncoder
 
 from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
+
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3 and http.client) is imported with the first EceClient, not
+# with this module: the handler's import stays close to boto3's own. The multipart
+# body, the PEM file of a secret's CAs and HTTP-date parsing are imported when first
+# needed.
 
 API_PREFIX = "/api/v1/deployments/extensions"
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -43,6 +46,8 @@ PERMANENT_FAILURE_STATUSES = frozenset({401, 403, 404, 413})
 MULTIPART_FIELD = "file"
 UPLOAD_FILENAME = "extension.zip"
 ZIP_CONTENT_TYPE = "application/zip"
+# The file goes to the socket in pieces this large; the deadline is checked before each.
+UPLOAD_READ_BYTES = 1024 * 1024
 
 # Real ids are server-generated strings such as "2536123203"; the spec gives no
 # pattern. Allow what an id can plausibly be, and nothing that changes a URL path.
@@ -145,9 +150,15 @@ class EceClient:
         self._tls_verify = tls_verify
         self._ca_bundle = ca_bundle
         self._upload_mode = upload_mode
-        self._session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self._session = session
         self._session.trust_env = False  # a proxy from the environment must not see the key
         if not tls_verify:  # warned once per cold start by the caller, not once per request
+            import urllib3
+
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._sleep = sleep
         self._backoff_base = backoff_base_seconds
@@ -190,15 +201,25 @@ class EceClient:
 
     @contextmanager
     def _body(self, path: Path, deadline: Deadline) -> Iterator[tuple[Any, dict[str, str]]]:
-        with path.open("rb") as opened:
-            stream = _DeadlineFile(opened, path.stat().st_size, deadline)
+        """A fresh body per attempt, streamed from the file with a real Content-Length."""
+        from extension_uploader.multipart import StreamingBody, multipart_file
+
+        with path.open("rb", buffering=0) as opened:
+            size = os.fstat(opened.fileno()).st_size
+            stream = _DeadlineFile(opened, deadline)
             if self._upload_mode == "raw":
-                yield stream, {"Content-Type": ZIP_CONTENT_TYPE}
+                body = StreamingBody(stream, size, read_bytes=UPLOAD_READ_BYTES)
+                yield body, {"Content-Type": ZIP_CONTENT_TYPE}
             else:
-                encoder = MultipartEncoder(
-                    fields={MULTIPART_FIELD: (UPLOAD_FILENAME, stream, ZIP_CONTENT_TYPE)}
+                body, content_type = multipart_file(
+                    stream,
+                    size,
+                    field=MULTIPART_FIELD,
+                    filename=UPLOAD_FILENAME,
+                    content_type=ZIP_CONTENT_TYPE,
+                    read_bytes=UPLOAD_READ_BYTES,
                 )
-                yield encoder, {"Content-Type": encoder.content_type}
+                yield body, {"Content-Type": content_type}
 
     def _call(
         self,
@@ -326,6 +347,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime
+
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -342,6 +365,8 @@ def _json(reply: requests.Response) -> object:
 
 @contextmanager
 def _network_errors() -> Iterator[None]:
+    import requests
+
     try:
         yield
     except requests.exceptions.SSLError as exc:
@@ -366,16 +391,11 @@ class _DeadlineFile:
     of the invocation, leaving the object without its outcome tags.
     """
 
-    def __init__(self, stream: BinaryIO, size: int, deadline: Deadline) -> None:
+    def __init__(self, stream: BinaryIO, deadline: Deadline) -> None:
         self._stream = stream
-        self._size = size
         self._deadline = deadline
 
-    def __len__(self) -> int:
-        """Bytes left to send: requests and the multipart encoder size the body with it."""
-        return self._size - self._stream.tell()
-
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         if self._deadline.remaining() <= 0:
             raise _SendingOutOfTime
         return self._stream.read(size)
@@ -405,6 +425,8 @@ def _pem_file(pem: str, extra_bundle: str | None) -> str:
     """requests wants a path: write the secret's CAs (plus ECE_CA_BUNDLE) once per container."""
     key = (pem, extra_bundle)
     if key not in _pem_files:
+        import tempfile
+
         extra = Path(extra_bundle).read_text() if extra_bundle else ""
         with tempfile.NamedTemporaryFile(
             "w", prefix="ece-ca-", suffix=".pem", delete=False

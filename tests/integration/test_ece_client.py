@@ -515,7 +515,8 @@ def test_a_send_that_would_outlive_the_invocation_is_stopped(
     mode: str, ece: EceEmulator, bundle: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "big.zip"
-    path.write_bytes(bundle_zip() + b"\0" * (4 * 1024 * 1024))  # a body sent in many reads
+    # a body sent in many reads (the client reads the file 1 MiB at a time)
+    path.write_bytes(bundle_zip() + b"\0" * (64 * 1024 * 1024))
     client = EceClient(ece.url, StaticKey(), upload_mode=mode)  # type: ignore[arg-type]
     with pytest.raises(EceError) as caught:
         client.upload(bundle, path, Deadline(RunsOut(calls=40), reserve_seconds=0))
