@@ -9,6 +9,8 @@ S3 Batch Operations.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,9 @@ AWS_CLIENT_CONFIG = Config(
     read_timeout=30,
     retries={"mode": "standard", "max_attempts": 4},
 )
+
+# A zip is downloaded to /tmp, and a Deflate64 one is repacked beside it.
+TMP_ROOM_PER_ZIP_BYTE = 2
 
 _runtime: Runtime | None = None
 
@@ -72,6 +77,13 @@ def build_runtime(
         logger.warning("ECE_TLS_VERIFY is false: the ECE certificate is not checked")
     if settings.ece_api_url.startswith("http://"):
         logger.warning("ECE_ALLOW_HTTP is true: the ECE API key travels in clear over http://")
+    room = shutil.disk_usage(tempfile.gettempdir()).free
+    if room < TMP_ROOM_PER_ZIP_BYTE * settings.max_zip_bytes:  # a download and a repacked copy
+        logger.warning(
+            "the temporary folder is too small for the largest zip MAX_ZIP_BYTES allows:"
+            " raise EphemeralStorageMB to at least twice MAX_ZIP_BYTES",
+            extra={"tmp_free_bytes": room, "max_zip_bytes": settings.max_zip_bytes},
+        )
     ece = EceClient(
         settings.ece_api_url,
         credentials,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,3 +103,13 @@ def test_malformed_event_is_counted_by_reason_and_raised(
     [by_reason] = [b for b in blobs if "FailedByReason" in b]
     assert by_reason["reason"] == "event.malformed"
     assert any(values(b.get("Failed", [])) == [1.0] for b in blobs if "Failed" in b)
+
+
+def test_a_temporary_folder_too_small_for_the_largest_zip_is_warned_at_cold_start(
+    make_runtime: Callable[..., Any], function_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    make_runtime({"MAX_ZIP_BYTES": str(free)})  # twice that cannot fit
+    make_runtime({"MAX_ZIP_BYTES": "1024"})
+    warnings = [line for line in function_logs() if "temporary folder" in line["message"]]
+    assert len(warnings) == 1 and warnings[0]["max_zip_bytes"] == free
