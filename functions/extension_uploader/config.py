@@ -76,24 +76,15 @@ class Settings:
             )
         except AccessConfigError as exc:
             raise ConfigError(str(exc)) from None
-        policy = _choice(env, "DEFLATE64_POLICY", ("repack", "reject"), "repack")
+        max_zip_bytes, limits = archive_limits(env)
         return cls(
             ece_api_url=api_url,
             ece_secret_id=_required(env, "ECE_SECRET_ID"),
             ledger_table=_required(env, "LEDGER_TABLE"),
             targets=targets,
             extension_id_tag=_tag_key(env, "EXTENSION_ID_TAG", DEFAULT_EXTENSION_ID_TAG),
-            max_zip_bytes=_positive_int(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES),
-            limits=Limits(
-                max_entries=_positive_int(env, "MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
-                max_uncompressed_bytes=_positive_int(
-                    env, "MAX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES
-                ),
-                max_compression_ratio=_positive_int(
-                    env, "MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO
-                ),
-                deflate64_policy="repack" if policy == "repack" else "reject",
-            ),
+            max_zip_bytes=max_zip_bytes,
+            limits=limits,
             upload_mode=(
                 "raw"
                 if _choice(env, "UPLOAD_MODE", ("multipart", "raw"), "multipart") == "raw"
@@ -111,6 +102,22 @@ class Settings:
             ),
             outcome_event_bus=env.get("OUTCOME_EVENT_BUS", "").strip() or None,
         )
+
+
+def archive_limits(env: Mapping[str, str]) -> tuple[int, Limits]:
+    """``MAX_ZIP_BYTES`` and the archive limits (also what ``publish`` checks with)."""
+    policy = _choice(env, "DEFLATE64_POLICY", ("repack", "reject"), "repack")
+    limits = Limits(
+        max_entries=_positive_int(env, "MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
+        max_uncompressed_bytes=_positive_int(
+            env, "MAX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES
+        ),
+        max_compression_ratio=_positive_int(
+            env, "MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO
+        ),
+        deflate64_policy="repack" if policy == "repack" else "reject",
+    )
+    return _positive_int(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES), limits
 
 
 _REQUIRED_HINTS = {

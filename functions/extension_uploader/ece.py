@@ -274,7 +274,7 @@ class EceClient:
             raise EceError(reasons.LAMBDA_OUT_OF_TIME, transient=True)
         timeout = (min(CONNECT_TIMEOUT_SECONDS, remaining), min(self._timeout, remaining))
         headers = {"Authorization": credentials.authorization, "Accept": "application/json"}
-        with _network_errors(), _out_of_time():
+        with network_errors(), _out_of_time():
             if body is None:
                 reply = self._session.request(
                     method, url, headers=headers, timeout=timeout, verify=self._verify(credentials)
@@ -297,7 +297,7 @@ class EceClient:
         if not self._tls_verify:
             return False
         if credentials.ca_bundle_pem:
-            return _pem_file(credentials.ca_bundle_pem, self._ca_bundle)
+            return pem_file(credentials.ca_bundle_pem, self._ca_bundle)
         return self._ca_bundle or True
 
 
@@ -364,7 +364,8 @@ def _json(reply: requests.Response) -> object:
 
 
 @contextmanager
-def _network_errors() -> Iterator[None]:
+def network_errors() -> Iterator[None]:
+    """requests' exceptions as :class:`EceError` kinds: TLS, timeout, unreachable."""
     import requests
 
     try:
@@ -421,7 +422,7 @@ def _describe(exc: Exception) -> str:
 _pem_files: dict[tuple[str, str | None], str] = {}
 
 
-def _pem_file(pem: str, extra_bundle: str | None) -> str:
+def pem_file(pem: str, extra_bundle: str | None) -> str:
     """requests wants a path: write the secret's CAs (plus ECE_CA_BUNDLE) once per container."""
     key = (pem, extra_bundle)
     if key not in _pem_files:

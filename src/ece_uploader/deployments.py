@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import copy
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -42,6 +39,8 @@ from extension_uploader.ece import (
     EceError,
     error_from_reply,
     is_safe_extension_id,
+    network_errors,
+    pem_file,
 )
 
 API_PREFIX = "/api/v1/deployments"
@@ -376,7 +375,6 @@ class DeploymentsClient:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._sleep = sleep
         self._backoff_base = backoff_base_seconds
-        self._pem_path: str | None = None
 
     def extension_deployments(self, extension_id: str) -> list[str]:
         """Ids of the deployments that use the extension (``include_deployments=true``)."""
@@ -447,7 +445,7 @@ class DeploymentsClient:
             credentials = self._credentials.get(refresh=refreshed)
             headers = {"Authorization": credentials.authorization, "Accept": "application/json"}
             try:
-                with _network_errors():
+                with network_errors():
                     reply = self._session.request(
                         method,
                         url,
@@ -477,14 +475,7 @@ class DeploymentsClient:
         if not self._tls_verify:
             return False
         if ca_bundle_pem:
-            if self._pem_path is None:
-                extra = Path(self._ca_bundle).read_text() if self._ca_bundle else ""
-                with tempfile.NamedTemporaryFile(
-                    "w", prefix="ece-ca-", suffix=".pem", delete=False
-                ) as handle:
-                    handle.write(ca_bundle_pem.strip() + "\n" + extra)
-                self._pem_path = handle.name
-            return self._pem_path
+            return pem_file(ca_bundle_pem, self._ca_bundle)
         return self._ca_bundle or True
 
 
@@ -509,21 +500,3 @@ def _json(reply: requests.Response) -> Any:
         return reply.json()
     except ValueError:
         raise EceError(reasons.ECE_BAD_REPLY, status=reply.status_code) from None
-
-
-@contextmanager
-def _network_errors() -> Iterator[None]:
-    try:
-        yield
-    except requests.exceptions.SSLError as exc:
-        raise EceError(reasons.ECE_TLS, server_message=_describe(exc)) from None
-    except requests.exceptions.Timeout as exc:
-        raise EceError(reasons.ECE_TIMEOUT, transient=True, server_message=_describe(exc)) from None
-    except requests.exceptions.RequestException as exc:
-        raise EceError(
-            reasons.ECE_UNREACHABLE, transient=True, server_message=_describe(exc)
-        ) from None
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]

@@ -248,41 +248,12 @@ def check(
 
 def read_limits(env: Mapping[str, str]) -> tuple[int, Any]:
     """MAX_ZIP_BYTES and the archive limits the function runs with, where they are set."""
-    from extension_uploader.config import (
-        DEFAULT_MAX_COMPRESSION_RATIO,
-        DEFAULT_MAX_ENTRIES,
-        DEFAULT_MAX_UNCOMPRESSED_BYTES,
-        DEFAULT_MAX_ZIP_BYTES,
-    )
-    from extension_uploader.inspection import Limits
+    from extension_uploader.config import ConfigError, archive_limits
 
-    policy = (env.get("DEFLATE64_POLICY") or "repack").strip().lower()
-    if policy not in ("repack", "reject"):
-        raise UsageError(f"DEFLATE64_POLICY must be repack or reject, got {policy!r}")
-    limits = Limits(
-        max_entries=_positive_setting(env, "MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
-        max_uncompressed_bytes=_positive_setting(
-            env, "MAX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES
-        ),
-        max_compression_ratio=_positive_setting(
-            env, "MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO
-        ),
-        deflate64_policy="reject" if policy == "reject" else "repack",
-    )
-    return _positive_setting(env, "MAX_ZIP_BYTES", DEFAULT_MAX_ZIP_BYTES), limits
-
-
-def _positive_setting(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise UsageError(f"{name} must be positive, got {value}")
-    return value
+        return archive_limits(env)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _target_policy(env: Mapping[str, str]) -> Any:
