@@ -209,7 +209,7 @@ class Ledger:
             expires_ms = now_ms + int(deadline.seconds_to_end() * 1000)
             try:
                 with _dynamodb_errors("take the lease"):
-                    self._client.update_item(
+                    reply = self._client.update_item(
                         TableName=self._table,
                         Key=_key(extension_id),
                         UpdateExpression=(
@@ -223,8 +223,10 @@ class Ledger:
                         ExpressionAttributeValues=_values(
                             owner=owner, expires=expires_ms, object=obj.identity, now=now_ms
                         ),
+                        ReturnValues="ALL_NEW",
                     )
-                return Lease(self, extension_id, owner)
+                record = ExtensionRecord.from_item(extension_id, reply.get("Attributes"))
+                return Lease(self, extension_id, owner, record)
             except _Conflict:
                 pass
             holder = self.read(extension_id)
@@ -299,6 +301,9 @@ class Lease:
     ledger: Ledger
     extension_id: str
     owner: str
+    # The record as the lease was taken: its live object and history cannot change
+    # while the lease is held, since only the holder writes them.
+    record: ExtensionRecord
     _done: bool = field(default=False, init=False)
 
     def __enter__(self) -> Lease:
@@ -313,12 +318,9 @@ class Lease:
         if not self._done:
             self.release()
 
-    def read(self) -> ExtensionRecord:
-        return self.ledger.read(self.extension_id)
-
     def commit(self, live: LiveEntry) -> None:
         """Make ``live`` the extension's live object and release the lease, in one write."""
-        previous = self.read()
+        previous = self.record
         history = [entry.to_item() for entry in (previous.live, *previous.history) if entry]
         self._write(
             "SET live = :live, history = :history"

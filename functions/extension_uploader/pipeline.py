@@ -274,10 +274,9 @@ def _publish(
             if stale := _not_current(upload.ref, upload.info, runtime):
                 raise _Withdrawn(stale)
 
-        try:
-            still_the_newest()
+        try:  # the S3 side is checked by still_the_newest before every PUT attempt
             if settled := _settled_by_ledger(
-                lease.read(),
+                lease.record,
                 upload.candidate,
                 upload.info,
                 runtime,
