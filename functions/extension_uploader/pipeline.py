@@ -183,21 +183,13 @@ def _check_and_upload(
         return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
-    facts.tracked = True
-    facts.deployments = extension.deployments
-    facts.log.update(
-        extension_type=extension.extension_type,
-        extension_version=extension.version,
-        deployments_in_use=len(extension.deployments),
-    )
-    if extension.deployments:
-        facts.log["deployment_ids"] = list(extension.deployments[:MAX_DEPLOYMENT_IDS])
-        if _refused_in_use(ref, info, settings):
-            return Outcome.rejected(
-                reasons.EXTENSION_IN_USE,
-                detail=f"{len(extension.deployments)} deployment(s) use it; tag the object"
-                f" {TAG_REPLACE_IN_USE}=true to replace its file anyway",
-            )
+    _note_extension(facts, extension)
+    if extension.deployments and _refused_in_use(ref, info, settings):
+        return Outcome.rejected(
+            reasons.EXTENSION_IN_USE,
+            detail=f"{len(extension.deployments)} deployment(s) use it; tag the object"
+            f" {TAG_REPLACE_IN_USE}=true to replace its file anyway",
+        )
 
     with TemporaryDirectory(prefix="ece-upload-") as workdir:
         archive = Path(workdir) / "object.zip"
@@ -227,8 +219,10 @@ def _check_and_upload(
 
         if settings.dry_run:
             return Outcome.skipped(reasons.UPLOAD_DRY_RUN, detail=f"would upload {sha256}")
-        upload = _Upload(ref, info, extension_id, candidate, archive, sha256, size)
-        return _publish(upload, runtime, deadline, request_id, extension.deployments)
+        upload = _Upload(
+            ref, info, extension_id, candidate, archive, sha256, size, extension.deployments
+        )
+        return _publish(upload, runtime, deadline, request_id)
 
 
 @dataclass(frozen=True)
@@ -242,6 +236,7 @@ class _Upload:
     archive: Path
     sha256: str
     size: int
+    deployments: tuple[str, ...]  # those using the extension, as the pre-flight saw
 
 
 class _Withdrawn(Exception):
@@ -252,13 +247,7 @@ class _Withdrawn(Exception):
         self.outcome = outcome
 
 
-def _publish(
-    upload: _Upload,
-    runtime: Runtime,
-    deadline: Deadline,
-    request_id: str,
-    deployments: tuple[str, ...],
-) -> Outcome:
+def _publish(upload: _Upload, runtime: Runtime, deadline: Deadline, request_id: str) -> Outcome:
     """Upload under the extension's lease, deciding "is this still the newest?" right before."""
     holder = f"{request_id}/{uuid.uuid4().hex[:12]}"
     lease = runtime.ledger.acquire(upload.extension_id, holder, upload.candidate, deadline)
@@ -304,8 +293,8 @@ def _publish(
                 ece_size=extension.file_size,
                 ece_last_modified=extension.file_last_modified,
                 via="rollback" if rollback else "upload",
-                deployments=deployments[:MAX_DEPLOYMENT_IDS],
-                deployments_count=len(deployments),
+                deployments=upload.deployments[:MAX_DEPLOYMENT_IDS],
+                deployments_count=len(upload.deployments),
             )
         )
     return Outcome.uploaded(upload.sha256, upload.size)
@@ -388,6 +377,19 @@ def _settled_by_ledger(
     if verdict is Verdict.OLDER:
         return Outcome.skipped(reasons.UPLOAD_SUPERSEDED, detail=f"{live.object.identity} is live")
     return None
+
+
+def _note_extension(facts: _Facts, extension: Extension) -> None:
+    """What the pre-flight said, for the log line, the ledger and the outcome event."""
+    facts.tracked = True
+    facts.deployments = extension.deployments
+    facts.log.update(
+        extension_type=extension.extension_type,
+        extension_version=extension.version,
+        deployments_in_use=len(extension.deployments),
+    )
+    if extension.deployments:
+        facts.log["deployment_ids"] = list(extension.deployments[:MAX_DEPLOYMENT_IDS])
 
 
 def _refused_in_use(ref: ObjectRef, info: ObjectInfo, settings: Settings) -> bool:
