@@ -178,12 +178,15 @@ class Bench:
         phases = self.phases
         phases.hook(runtime.objects._client, "S3")
         phases.hook(runtime.ledger._client, "DynamoDB")
-        runtime.objects = Proxy(runtime.objects, phases, {"download": "download + SHA-256"})
+        runtime.objects = Proxy(runtime.objects, phases, {"read_tail": "S3 tail GET"})
         runtime.ece = Proxy(
             runtime.ece, phases, {"get_extension": "ECE pre-flight GET", "upload": "ECE PUT"}
         )
-        # The pipeline's own names for the inspection steps, timed where it calls them.
-        pipeline.inspect_archive = phases.wrap("inspection", pipeline.inspect_archive)  # type: ignore[attr-defined]
+        # The pipeline's own names for the steps, timed where it calls them. Big objects
+        # are inspected while they download: the two are one phase.
+        pipeline.download_and_inspect = phases.wrap(  # type: ignore[attr-defined]
+            "download + SHA-256 + inspection", pipeline.download_and_inspect
+        )
         pipeline.repack_deflate64 = phases.wrap("repack", pipeline.repack_deflate64)  # type: ignore[attr-defined]
         return runtime
 

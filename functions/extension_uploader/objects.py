@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,6 +50,14 @@ class ObjectChanged(StorageError):
 
     def __init__(self, message: str) -> None:
         super().__init__(reasons.OBJECT_CHANGED, message, transient=False)
+
+
+class Sink(Protocol):
+    """Where a download goes: a file, or anything that writes and flushes bytes."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ class ObjectStore:
             tagging = self._client.get_object_tagging(**_address(ref, info))
         return {tag["Key"]: tag["Value"] for tag in tagging["TagSet"]}
 
-    def download(self, ref: ObjectRef, info: ObjectInfo, dest: BinaryIO) -> Download:
+    def download(self, ref: ObjectRef, info: ObjectInfo, dest: Sink) -> Download:
         """Stream the version seen by :meth:`head` into ``dest``, hashing as it goes."""
         digest = hashlib.sha256()
         size = 0
@@ -118,6 +126,23 @@ class ObjectStore:
             )
         dest.flush()
         return Download(size, digest.hexdigest())
+
+    def read_tail(self, ref: ObjectRef, info: ObjectInfo, size: int) -> bytes:
+        """The last ``size`` bytes of the version seen by :meth:`head` (all of it if smaller)."""
+        with _s3_errors("read the tail"):
+            response = self._client.get_object(
+                **_address(ref, info), IfMatch=f'"{info.etag}"', Range=f"bytes=-{size}"
+            )
+            body = response["Body"]
+            try:
+                tail: bytes = body.read()
+            finally:
+                body.close()
+        if len(tail) != min(size, info.size):
+            raise StorageError(
+                reasons.S3_ERROR, f"the tail read gave {len(tail)} bytes", transient=True
+            )
+        return tail
 
     def write_tags(self, ref: ObjectRef, info: ObjectInfo, tags: dict[str, str]) -> None:
         tag_set: list[Any] = [{"Key": key, "Value": value} for key, value in tags.items()]

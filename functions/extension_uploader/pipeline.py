@@ -29,7 +29,7 @@ from extension_uploader.events import ObjectRef
 from extension_uploader.inspection import (
     ExtensionInfo,
     RepackError,
-    inspect_archive,
+    inspect_stream,
     repack_deflate64,
 )
 from extension_uploader.ledger import ExtensionRecord, Lease, Ledger, LedgerError, LiveEntry
@@ -44,6 +44,7 @@ from extension_uploader.outcome import (
     merge_tags,
     outcome_tags,
 )
+from extension_uploader.overlap import download_and_inspect
 from extension_uploader.telemetry import logger, record_outcome
 
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -193,17 +194,18 @@ def _check_and_upload(
 
     with TemporaryDirectory(prefix="ece-upload-") as workdir:
         archive = Path(workdir) / "object.zip"
-        with archive.open("wb") as out:
-            download = runtime.objects.download(ref, info, out)
-        report = inspect_archive(
+        kind = ExtensionInfo(extension.extension_type, extension.version)
+        download, report = download_and_inspect(
+            runtime.objects,
+            ref,
+            info,
             archive,
-            settings.limits,
-            ExtensionInfo(extension.extension_type, extension.version),
+            lambda fh, size: inspect_stream(fh, size, settings.limits, kind, name=ref.key),
         )
         facts.log.update(entries=report.entries, uncompressed_bytes=report.uncompressed_bytes)
         if report.warnings:
             facts.log["warnings"] = [problem.message for problem in report.warnings]
-        if not report.ok:
+        if not report.ok or download is None:
             first = report.problems[0]
             return Outcome.rejected(first.code, detail=f"{first.entry or '-'}: {first.message}")
 

@@ -10,7 +10,7 @@ This package is the only importer of ``zipfile_deflate64`` in the project.
 
 from __future__ import annotations
 
-from .archive import inspect_archive
+from .archive import inspect_archive, inspect_stream
 from .repack import RepackError, repack_deflate64
 from .report import ExtensionInfo, InspectionBug, Limits, Problem, Report
 
@@ -22,5 +22,6 @@ __all__ = [
     "RepackError",
     "Report",
     "inspect_archive",
+    "inspect_stream",
     "repack_deflate64",
 ]

@@ -76,22 +76,38 @@ def inspect_archive(
     """
     with open(path, "rb", buffering=0) as fh:  # noqa: PTH123 - raw, unbuffered reads
         file_size = os.fstat(fh.fileno()).st_size
-        inspection = _Inspection(fh, file_size, limits, extension or ExtensionInfo())
-        try:
-            inspection.run()
-        except Refusal as refusal:
-            inspection.findings.add_problem(refusal.problem)
-        except _MALFORMED as exc:
-            inspection.findings.add(
-                reasons.ZIP_CORRUPT, None, f"the archive could not be parsed ({type(exc).__name__})"
-            )
-        except OSError:
-            raise
-        except Exception as exc:
-            raise InspectionBug(
-                f"the inspection of {os.fspath(path)!r} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        return inspection.report()
+        return inspect_stream(fh, file_size, limits, extension, name=os.fspath(path))
+
+
+def inspect_stream(
+    fh: BinaryIO,
+    file_size: int,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, so a shared default is safe
+    extension: ExtensionInfo | None = None,
+    *,
+    name: str = "the archive",
+) -> Report:
+    """:func:`inspect_archive` on an open file of ``file_size`` bytes (seek and read only).
+
+    The file may still be arriving: the inspection reads the end record and the
+    central directory first, then the entries in the order they lie.
+    """
+    inspection = _Inspection(fh, file_size, limits, extension or ExtensionInfo())
+    try:
+        inspection.run()
+    except Refusal as refusal:
+        inspection.findings.add_problem(refusal.problem)
+    except _MALFORMED as exc:
+        inspection.findings.add(
+            reasons.ZIP_CORRUPT, None, f"the archive could not be parsed ({type(exc).__name__})"
+        )
+    except OSError:
+        raise
+    except Exception as exc:
+        raise InspectionBug(
+            f"the inspection of {name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return inspection.report()
 
 
 class _Inspection:
