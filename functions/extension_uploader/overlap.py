@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from extension_uploader import reasons
+from extension_uploader.deadline import Deadline
 from extension_uploader.events import ObjectRef
 from extension_uploader.inspection import Report
-from extension_uploader.objects import Download, ObjectInfo, ObjectStore
+from extension_uploader.objects import Download, ObjectInfo, ObjectStore, StorageError
 
 # Below this, a second request costs more than the overlap saves.
 OVERLAP_MIN_BYTES = 8 * 1024 * 1024
@@ -107,18 +109,27 @@ class ArrivingFile:
 
 
 class _Writer:
-    """The download's destination: each chunk written, flushed, then announced."""
+    """The download's destination: each chunk written while the invocation has time left,
+    then (when the inspection reads along) flushed and announced."""
 
-    def __init__(self, out: BinaryIO, arriving: ArrivingFile) -> None:
+    def __init__(self, out: BinaryIO, deadline: Deadline, arriving: ArrivingFile | None) -> None:
         self._out = out
+        self._deadline = deadline
         self._arriving = arriving
         self._total = 0
 
     def write(self, chunk: bytes) -> int:
+        if self._deadline.remaining() <= 0:
+            raise StorageError(
+                reasons.LAMBDA_OUT_OF_TIME,
+                f"the download stopped at byte {self._total}: the invocation is ending",
+                transient=True,
+            )
         written = self._out.write(chunk)
-        self._out.flush()
         self._total += len(chunk)
-        self._arriving.arrived(self._total)
+        if self._arriving is not None:
+            self._out.flush()
+            self._arriving.arrived(self._total)
         return written
 
     def flush(self) -> None:
@@ -126,16 +137,23 @@ class _Writer:
 
 
 def download_and_inspect(
-    objects: ObjectStore, ref: ObjectRef, info: ObjectInfo, path: Path, inspect: Inspect
+    objects: ObjectStore,
+    ref: ObjectRef,
+    info: ObjectInfo,
+    path: Path,
+    *,
+    inspect: Inspect,
+    deadline: Deadline,
 ) -> tuple[Download | None, Report]:
     """Download ``ref`` to ``path`` and inspect it; overlapped when the object is big.
 
     The download is None when the inspection refused the archive before it
-    ended (it was stopped). Storage errors of the download are raised as they are.
+    ended (it was stopped). Storage errors of the download are raised as they
+    are; a download that would outlive the invocation stops as ``lambda.out_of_time``.
     """
     if info.size < OVERLAP_MIN_BYTES:
         with path.open("wb") as out:
-            download = objects.download(ref, info, out)
+            download = objects.download(ref, info, _Writer(out, deadline, None))
         with path.open("rb", buffering=0) as fh:
             return download, inspect(fh, info.size)
 
@@ -149,7 +167,7 @@ def download_and_inspect(
 
         def fetch() -> None:
             try:
-                downloaded.append(objects.download(ref, info, _Writer(out, arriving)))
+                downloaded.append(objects.download(ref, info, _Writer(out, deadline, arriving)))
             except BaseException as exc:  # handed to the caller's thread below
                 failed.append(exc)
             finally:

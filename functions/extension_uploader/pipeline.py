@@ -200,7 +200,8 @@ def _check_and_upload(
             ref,
             info,
             archive,
-            lambda fh, size: inspect_stream(fh, size, settings.limits, kind, name=ref.key),
+            inspect=lambda fh, size: inspect_stream(fh, size, settings.limits, kind, name=ref.key),
+            deadline=deadline,
         )
         facts.log.update(entries=report.entries, uncompressed_bytes=report.uncompressed_bytes)
         if report.warnings:

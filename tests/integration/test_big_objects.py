@@ -6,13 +6,18 @@ import io
 import os
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from ece_uploader.emulator import EceEmulator
 from extension_uploader.app import RetryableEventError
+from extension_uploader.deadline import Deadline
+from extension_uploader.events import ObjectRef
+from extension_uploader.inspection import inspect_stream
+from extension_uploader.objects import StorageError
 from extension_uploader.outcome import TAG_SHA256
-from extension_uploader.overlap import OVERLAP_MIN_BYTES
+from extension_uploader.overlap import OVERLAP_MIN_BYTES, download_and_inspect
 from extension_uploader.pipeline import Runtime
 from tests.faultproxy import FaultProxy
 
@@ -74,3 +79,25 @@ def test_a_big_download_cut_short_is_transient_and_nothing_is_sent(
     assert outcome(tags_of(obj)) == ("failed", "s3.error")
     assert ece.find_requests("PUT") == []
     assert len(proxy.hits(**DOWNLOAD)) == 2  # the tail (1 MiB: whole), then the cut stream
+
+
+@pytest.mark.parametrize("size", ["small", "big"])
+def test_a_download_that_would_outlive_the_invocation_stops_as_out_of_time(
+    size: str, put: Callable[..., Put], runtime: Runtime, bundle: str, tmp_path: Path
+) -> None:
+    data = big_bundle() if size == "big" else stored_zip({"dictionaries/a.txt": b"a" * 1000})
+    obj = put(f"late/{size}.zip", data, {TAG: bundle})
+    ref = ObjectRef(obj.bucket, obj.key, obj.version_id)
+    info = runtime.objects.head(ref)
+
+    with pytest.raises(StorageError) as raised:
+        download_and_inspect(
+            runtime.objects,
+            ref,
+            info,
+            tmp_path / "x.zip",
+            inspect=inspect_stream,
+            deadline=Deadline.after(0, reserve_seconds=0),
+        )
+
+    assert raised.value.reason == "lambda.out_of_time" and raised.value.transient
