@@ -28,7 +28,13 @@ from extension_uploader.ledger import Ledger
 from extension_uploader.objects import ObjectStore
 from extension_uploader.outcome import Outcome, Status
 from extension_uploader.pipeline import ObjectResult, Runtime, process_object
-from extension_uploader.telemetry import logger, metrics, record_malformed_event, record_outcome
+from extension_uploader.telemetry import (
+    logger,
+    metrics,
+    record_malformed_event,
+    record_outcome,
+    traced,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -118,6 +124,7 @@ def _get_runtime() -> Runtime:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline(context.get_remaining_time_in_millis)
     return handle_event(event, _get_runtime(), deadline, context.aws_request_id)

@@ -6,7 +6,9 @@ per-reason count. Keys and extension ids go to the log line, never to metrics.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
@@ -28,6 +30,34 @@ service = os.getenv("POWERTOOLS_SERVICE_NAME") or SERVICE_NAME
 namespace = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
 logger = Logger(service=service)
 metrics = Metrics(namespace=namespace, service=service)
+
+
+Handler = Callable[[Any, Any], Any]
+_traced_handlers: dict[Handler, Handler] = {}
+
+
+def tracing_enabled() -> bool:
+    """X-Ray tracing through Powertools' Tracer: on only when POWERTOOLS_TRACE_DISABLED=false
+    (what the template sets when its ``Tracing`` parameter is ``Active``)."""
+    return os.getenv("POWERTOOLS_TRACE_DISABLED", "").strip().lower() == "false"
+
+
+def traced(handler: Handler) -> Handler:
+    """``handler`` in an X-Ray subsegment when tracing is on; decided at each call, so a
+    warm container follows its environment, and the X-Ray SDK is imported only when on."""
+
+    @functools.wraps(handler)
+    def call(event: Any, context: Any) -> Any:
+        if not tracing_enabled():
+            return handler(event, context)
+        if handler not in _traced_handlers:
+            from aws_lambda_powertools import Tracer
+
+            tracer = Tracer(service=service)  # patches botocore and requests: their calls too
+            _traced_handlers[handler] = tracer.capture_lambda_handler(handler)
+        return _traced_handlers[handler](event, context)
+
+    return call
 
 
 def record_outcome(
