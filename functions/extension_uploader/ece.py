@@ -24,6 +24,7 @@ from urllib.parse import quote
 from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
+from extension_uploader.ece_errors import EceError, error_from_reply, network_errors
 
 if TYPE_CHECKING:
     import requests
@@ -60,34 +61,6 @@ def is_safe_extension_id(value: str) -> bool:
 
 class CredentialSource(Protocol):
     def get(self, *, refresh: bool = False) -> Credentials: ...
-
-
-class EceError(Exception):
-    """When ECE refused or could not be reached.
-
-    ``reason`` is the contract's code; ``transient`` says whether the platform
-    should retry; ``refused_file`` marks ECE's verdict on the file itself (the
-    object is then ``rejected``, not ``failed``). ``server_message`` is ECE's own
-    text, for the log only.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        status: int | None = None,
-        transient: bool = False,
-        refused_file: bool = False,
-        server_message: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
-        self.reason = reason
-        self.status = status
-        self.transient = transient
-        self.refused_file = refused_file
-        self.server_message = server_message
-        self.retry_after = retry_after
 
 
 ExtensionType = Literal["plugin", "bundle"]
@@ -301,32 +274,6 @@ class EceClient:
         return self._ca_bundle or True
 
 
-def error_from_reply(reply: requests.Response) -> EceError:
-    """Map an error reply: ``ece.<code>`` for a BasicFailedReply, else ``ece.http_<status>``."""
-    status = reply.status_code
-    code, message = _failed_reply(reply)
-    reason = reasons.ece_reason(code) if code else reasons.ece_http_reason(status)
-    return EceError(
-        reason,
-        status=status,
-        transient=status == 429 or status >= 500,
-        refused_file=status == 400 and reason == reasons.ECE_REQUEST_EXECUTION_FAILED,
-        server_message=message,
-        retry_after=_retry_after(reply.headers.get("Retry-After")),
-    )
-
-
-def _failed_reply(reply: requests.Response) -> tuple[str | None, str | None]:
-    if "json" not in reply.headers.get("Content-Type", ""):
-        return None, None
-    try:
-        errors = reply.json().get("errors")
-        first = errors[0]
-        return str(first["code"]), str(first.get("message", ""))[:500]
-    except (ValueError, AttributeError, LookupError, TypeError):
-        return None, None
-
-
 def _retryable(error: EceError) -> bool:
     if error.status is None:
         return error.reason in (reasons.ECE_TIMEOUT, reasons.ECE_UNREACHABLE)
@@ -340,44 +287,11 @@ def _backoff(attempt: int, retry_after: float | None, base: float) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, base * 2**attempt))  # noqa: S311
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from ``Retry-After``: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
 def _json(reply: requests.Response) -> object:
     try:
         return reply.json()
     except ValueError:
         raise EceError(reasons.ECE_BAD_REPLY, status=reply.status_code, transient=True) from None
-
-
-@contextmanager
-def network_errors() -> Iterator[None]:
-    """requests' exceptions as :class:`EceError` kinds: TLS, timeout, unreachable."""
-    import requests
-
-    try:
-        yield
-    except requests.exceptions.SSLError as exc:
-        raise EceError(reasons.ECE_TLS, server_message=_describe(exc)) from None
-    except requests.exceptions.Timeout as exc:
-        raise EceError(reasons.ECE_TIMEOUT, transient=True, server_message=_describe(exc)) from None
-    except requests.exceptions.RequestException as exc:
-        raise EceError(
-            reasons.ECE_UNREACHABLE, transient=True, server_message=_describe(exc)
-        ) from None
 
 
 class _SendingOutOfTime(Exception):
@@ -412,11 +326,6 @@ def _out_of_time() -> Iterator[None]:
             transient=True,
             server_message="upload stopped at the deadline",
         ) from None
-
-
-def _describe(exc: Exception) -> str:
-    # requests' messages name the URL and the underlying error, never headers.
-    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 _pem_files: dict[tuple[str, str | None], str] = {}

@@ -24,7 +24,8 @@ from extension_uploader.announce import AnnounceError, OutcomeEvents
 from extension_uploader.config import Settings
 from extension_uploader.credentials import SecretError
 from extension_uploader.deadline import Deadline
-from extension_uploader.ece import EceClient, EceError, Extension, is_safe_extension_id
+from extension_uploader.ece import EceClient, Extension, is_safe_extension_id
+from extension_uploader.ece_errors import EceError
 from extension_uploader.events import ObjectRef
 from extension_uploader.inspection import (
     ExtensionInfo,

@@ -34,14 +34,8 @@ import requests
 import urllib3
 
 from extension_uploader import reasons
-from extension_uploader.ece import (
-    CredentialSource,
-    EceError,
-    error_from_reply,
-    is_safe_extension_id,
-    network_errors,
-    pem_file,
-)
+from extension_uploader.ece import CredentialSource, is_safe_extension_id, pem_file
+from extension_uploader.ece_errors import EceError, error_from_reply, network_errors
 
 API_PREFIX = "/api/v1/deployments"
 CONNECT_TIMEOUT_SECONDS = 10.0

@@ -18,7 +18,8 @@ from extension_uploader import reasons
 from extension_uploader.app import RetryableEventError, handle_event
 from extension_uploader.credentials import parse_secret
 from extension_uploader.deadline import DEFAULT_RESERVE_SECONDS, Deadline
-from extension_uploader.ece import MAX_ATTEMPTS, EceClient, EceError
+from extension_uploader.ece import MAX_ATTEMPTS, EceClient
+from extension_uploader.ece_errors import EceError
 from extension_uploader.pipeline import Runtime
 
 from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from extension_uploader import reasons
-from extension_uploader.ece import _retry_after, error_from_reply, is_safe_extension_id
+from extension_uploader.ece import is_safe_extension_id
+from extension_uploader.ece_errors import error_from_reply, retry_after_seconds
 
 
 def reply(status: int, body: str | bytes, content_type: str, **headers: str) -> requests.Response:
@@ -84,7 +85,7 @@ def test_retry_after_is_read_from_the_reply() -> None:
 
 
 def test_retry_after_forms() -> None:
-    assert _retry_after(None) is None
-    assert _retry_after("3") == 3
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past
-    assert _retry_after("soon") is None
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("3") == 3
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past
+    assert retry_after_seconds("soon") is None

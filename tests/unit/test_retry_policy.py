@@ -12,8 +12,8 @@ from extension_uploader.ece import (
     BACKOFF_CAP_SECONDS,
     MAX_RETRY_AFTER_SECONDS,
     _backoff,
-    _retry_after,
 )
+from extension_uploader.ece_errors import retry_after_seconds
 
 SAMPLES = 4000
 
@@ -63,8 +63,8 @@ def test_retry_after_is_honoured_up_to_its_cap(retry_after: float, wait: float) 
     ("header", "seconds"), [("7", 7.0), (" 12 ", 12.0), ("", None), ("soon", None), (None, None)]
 )
 def test_retry_after_header_forms(header: str | None, seconds: float | None) -> None:
-    assert _retry_after(header) == seconds
+    assert retry_after_seconds(header) == seconds
 
 
 def test_retry_after_as_an_http_date_in_the_past_is_no_wait() -> None:
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

@@ -241,7 +241,7 @@ def select(client: DeploymentsClient, options: Options) -> list[str]:
     """The deployments to roll: those ECE says use the extension, narrowed by ``--deployment``."""
     from extension_uploader import reasons
     from extension_uploader.credentials import SecretError
-    from extension_uploader.ece import EceError
+    from extension_uploader.ece_errors import EceError
 
     try:
         using = client.extension_deployments(options.extension_id)
@@ -270,7 +270,7 @@ def dry_run(
     """Describe each deployment and have ECE validate its no-op plan; nothing changes."""
     from ece_uploader.deployments import PlanError, noop_update
     from extension_uploader.credentials import SecretError
-    from extension_uploader.ece import EceError
+    from extension_uploader.ece_errors import EceError
 
     rollouts = []
     for deployment_id in targets:
@@ -344,7 +344,7 @@ def _roll(
         wait_for_plans,
     )
     from extension_uploader.credentials import SecretError
-    from extension_uploader.ece import EceError
+    from extension_uploader.ece_errors import EceError
 
     deployment_id = rollout.deployment_id
     end = clock() + options.timeout_seconds
@@ -461,7 +461,7 @@ def _health(deployment: Deployment) -> str:
 
 
 def _why(exc: Exception) -> str:
-    from extension_uploader.ece import EceError
+    from extension_uploader.ece_errors import EceError
 
     if isinstance(exc, EceError):  # "reason (HTTP status)", then ECE's own words
         return f"{exc}: {exc.server_message}" if exc.server_message else str(exc)

@@ -167,7 +167,7 @@ def _status(record: ExtensionRecord, ece: EceClient) -> ExtensionStatus:
     from extension_uploader import reasons
     from extension_uploader.credentials import SecretError
     from extension_uploader.deadline import Deadline
-    from extension_uploader.ece import EceError
+    from extension_uploader.ece_errors import EceError
 
     try:
         extension = ece.get_extension(record.extension_id, Deadline.after(60, reserve_seconds=0))
