@@ -224,7 +224,7 @@ class EceClient:
                     continue
                 if not _retryable(error) or attempt >= MAX_ATTEMPTS:
                     raise
-                delay = _backoff(attempt, error.retry_after, self._backoff_base)
+                delay = backoff_seconds(attempt, error.retry_after, self._backoff_base)
                 if not deadline.allows(delay + MIN_ATTEMPT_SECONDS):
                     raise EceError(
                         reasons.LAMBDA_OUT_OF_TIME,
@@ -280,7 +280,9 @@ def _retryable(error: EceError) -> bool:
     return error.status in RETRY_STATUSES
 
 
-def _backoff(attempt: int, retry_after: float | None, base: float) -> float:
+def backoff_seconds(attempt: int, retry_after: float | None, base: float) -> float:
+    """How long to wait before attempt ``attempt + 1``: ECE's Retry-After (capped), or
+    "full jitter" up to ``base * 2**attempt`` (capped)."""
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER_SECONDS)
     # "full jitter": spreads the retries of many containers hitting one ECE

@@ -23,7 +23,6 @@ Nothing here cancels a plan.
 from __future__ import annotations
 
 import copy
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,16 +33,19 @@ import requests
 import urllib3
 
 from extension_uploader import reasons
-from extension_uploader.ece import CredentialSource, is_safe_extension_id, pem_file
+from extension_uploader.ece import (
+    BACKOFF_BASE_SECONDS,
+    CredentialSource,
+    backoff_seconds,
+    is_safe_extension_id,
+    pem_file,
+)
 from extension_uploader.ece_errors import EceError, error_from_reply, network_errors
 
 API_PREFIX = "/api/v1/deployments"
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
 MAX_ATTEMPTS = 4
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 20.0
-MAX_RETRY_AFTER_SECONDS = 120.0
 # Reads and validations may be sent again on these; an applied plan only on the
 # statuses that say it was not taken (a lost answer to a PUT may hide an accepted
 # plan, and a second PUT would then be refused or, worse, queue a second roll).
@@ -463,7 +465,7 @@ class DeploymentsClient:
                 retryable = (error.status in retry_statuses) or (lost and retry_lost_answers)
                 if not retryable or attempt >= MAX_ATTEMPTS:
                     raise
-                self._sleep(_backoff(attempt, error.retry_after, self._backoff_base))
+                self._sleep(backoff_seconds(attempt, error.retry_after, self._backoff_base))
 
     def _verify(self, ca_bundle_pem: str | None) -> bool | str:
         if not self._tls_verify:
@@ -481,12 +483,6 @@ def _segment(identifier: str) -> str:
     if not is_safe_extension_id(identifier):
         raise ValueError(f"not an ECE id: {identifier!r}")
     return quote(identifier, safe="")
-
-
-def _backoff(attempt: int, retry_after: float | None, base: float) -> float:
-    if retry_after is not None:
-        return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-    return random.uniform(0, min(BACKOFF_CAP_SECONDS, base * 2**attempt))  # noqa: S311
 
 
 def _json(reply: requests.Response) -> Any:

@@ -11,7 +11,7 @@ from extension_uploader.ece import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
     MAX_RETRY_AFTER_SECONDS,
-    _backoff,
+    backoff_seconds,
 )
 from extension_uploader.ece_errors import retry_after_seconds
 
@@ -38,7 +38,7 @@ def test_the_designed_policy() -> None:
     [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 20.0), (6, 20.0), (30, 20.0)],
 )
 def test_full_jitter_spans_zero_to_the_capped_exponential(attempt: int, bound: float) -> None:
-    waits = [_backoff(attempt, None, BACKOFF_BASE_SECONDS) for _ in range(SAMPLES)]
+    waits = [backoff_seconds(attempt, None, BACKOFF_BASE_SECONDS) for _ in range(SAMPLES)]
     assert all(0 <= wait <= bound for wait in waits)
     # the whole range is used: neither a shorter nor a longer design passes
     assert max(waits) > 0.98 * bound
@@ -47,7 +47,7 @@ def test_full_jitter_spans_zero_to_the_capped_exponential(attempt: int, bound: f
 
 
 def test_base_scales_the_waits() -> None:
-    waits = [_backoff(3, None, 0.01) for _ in range(SAMPLES)]
+    waits = [backoff_seconds(3, None, 0.01) for _ in range(SAMPLES)]
     assert 0.078 < max(waits) <= 0.08
 
 
@@ -56,7 +56,7 @@ def test_base_scales_the_waits() -> None:
 )
 def test_retry_after_is_honoured_up_to_its_cap(retry_after: float, wait: float) -> None:
     assert MAX_RETRY_AFTER_SECONDS == 120.0
-    assert _backoff(1, retry_after, BACKOFF_BASE_SECONDS) == wait
+    assert backoff_seconds(1, retry_after, BACKOFF_BASE_SECONDS) == wait
 
 
 @pytest.mark.parametrize(
