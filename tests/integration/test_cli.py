@@ -189,3 +189,52 @@ def test_demo_prints_every_expected_outcome() -> None:
         [row] = [line for line in lines if line.startswith(key + " ")]
         assert row.split()[-2:] == [status, reason]
     assert "byte for byte" in done.stdout and "demo OK" in done.stdout
+
+
+def test_one_event_invoked_by_two_processes_at_once_is_uploaded_once(
+    sandbox_info: Any, tmp_path: Path
+) -> None:
+    """Two containers, as two OS processes, handed the same event while ECE is slow."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox_info["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bundle_id = sandbox_info["extensions"]["synonyms"]["id"]
+    data = bundle_zip()
+    put = s3.put_object(
+        Bucket=sandbox_info["bucket"],
+        Key="cli/twice.zip",
+        Body=data,
+        Tagging=f"ece-extension-id={bundle_id}",
+    )
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": sandbox_info["bucket"]},
+            "object": {"key": "cli/twice.zip", "versionId": put["VersionId"]},
+        },
+    }
+    event_path = tmp_path / "event.json"
+    event_path.write_text(json.dumps({"Records": [record]}))
+    ece = sandbox_info["ece_api_url"]
+    fault = {"delay": 2.0, "method": "PUT", "extension_id": bundle_id, "times": 1}
+    assert requests.post(f"{ece}/_emulator/faults", json=fault, timeout=10).status_code < 300
+    before = len(requests.get(f"{ece}/_emulator/uploads", timeout=10).json()["uploads"])
+
+    command = [*CLI, "invoke", "-e", str(event_path), "--env-vars", str(sandbox_info["_path"])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0]
+    reasons = sorted(json.loads(out)["results"][0]["reason"] for out in outputs)
+    assert reasons == ["ok", "upload.duplicate"]
+    uploads = requests.get(f"{ece}/_emulator/uploads", timeout=10).json()["uploads"]
+    assert len(uploads) == before + 1
