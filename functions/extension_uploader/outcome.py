@@ -82,7 +82,6 @@ class Outcome:
             Status.SKIPPED,
             reasons.UPLOAD_DUPLICATE,
             sha256=sha256,
-            uploaded_bytes=0,
             record_tags=retag,
             detail=f"live already ({size} bytes)",
         )
@@ -104,15 +103,15 @@ def outcome_tags(outcome: Outcome, moment: datetime) -> list[tuple[str, str]]:
 
     A duplicate shows what the version is: uploaded.
     """
-    shown = outcome
-    if outcome.reason == reasons.UPLOAD_DUPLICATE and outcome.sha256:
-        shown = Outcome.uploaded(outcome.sha256, 0)
+    status, reason = outcome.status, outcome.reason
+    if reason == reasons.UPLOAD_DUPLICATE and outcome.sha256:
+        status, reason = Status.UPLOADED, reasons.OK
     tags = [
-        (TAG_STATUS, shown.status.value),
-        (TAG_REASON, shown.reason),
+        (TAG_STATUS, status.value),
+        (TAG_REASON, reason),
         (TAG_AT, format_timestamp(moment)),
     ]
-    if shown.status is Status.UPLOADED and outcome.sha256:
+    if status is Status.UPLOADED and outcome.sha256:
         tags.append((TAG_SHA256, outcome.sha256))
     return [(key, value) for key, value in tags if is_tag_safe(value)]
 
