@@ -1,0 +1,319 @@
+"""Mutation testing of the function, module by module, with mutmut.
+
+    python mutation/run.py                 every module in MODULES, then the report
+    python mutation/run.py pipeline ece    those modules only, then the report
+    python mutation/run.py --report        the report from the results already there
+
+Each module runs in a staged copy of the project under ``.mutation/<module>/`` where
+the package sits at ``src/extension_uploader``, the layout mutmut understands (the
+project maps ``functions/extension_uploader`` with setuptools' ``package-dir``, which
+mutmut would name ``functions.extension_uploader`` and could not import). Only that
+module's files are mutated, and only against the tests that exercise it; mutmut then
+runs, for each mutant, only the tests that called the mutated function.
+
+The counts and every mutant not killed go to ``mutation/results/<module>.json``;
+``mutation/REPORT.md`` is written from those and from ``mutation/survivors.toml``,
+which says, for each survivor, why it is equivalent or harmless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE = REPO / ".mutation"
+RESULTS = REPO / "mutation" / "results"
+SURVIVORS = REPO / "mutation" / "survivors.toml"
+REPORT = REPO / "mutation" / "REPORT.md"
+PACKAGE = "src/extension_uploader"
+
+UNIT = ["tests/unit"]
+IT = "tests/integration/"
+
+# module -> (files to mutate, relative to the package; the tests that exercise them)
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "outcome": (["outcome.py"], [*UNIT, IT + "test_pipeline.py", IT + "test_ledger.py"]),
+    "events": (["events.py"], [*UNIT, IT + "test_handler.py", IT + "test_sample_events.py"]),
+    "objects": (
+        ["objects.py"],
+        [*UNIT, IT + "test_s3_faults.py", IT + "test_pipeline.py", IT + "test_boundaries.py"],
+    ),
+    "app": (
+        ["app.py"],
+        [
+            *UNIT,
+            IT + "test_handler.py",
+            IT + "test_pipeline.py",
+            IT + "test_sample_events.py",
+            IT + "test_s3_faults.py",
+            IT + "test_boundaries.py",
+        ],
+    ),
+    "ece": (
+        ["ece.py"],
+        [*UNIT, IT + "test_ece_client.py", IT + "test_pipeline.py", IT + "test_boundaries.py"],
+    ),
+    "pipeline": (
+        ["pipeline.py"],
+        [
+            *UNIT,
+            IT + "test_pipeline.py",
+            IT + "test_ledger.py",
+            IT + "test_in_use.py",
+            IT + "test_rollout.py",
+            IT + "test_s3_faults.py",
+            IT + "test_boundaries.py",
+            IT + "test_security.py",
+        ],
+    ),
+    # The inspection package is large and pure: the unit tests cover it.
+    "inspection": (["inspection/*.py"], UNIT),
+}
+
+# Copied into the stage as they are: what the tests read besides the package.
+STAGED = ["tests", "events", "template.yaml", "pyproject.toml", "README.md", "samconfig.toml"]
+
+# Mutmut's statuses, by exit code of the mutant's test run.
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+def stage(module: str) -> Path:
+    root = STAGE / module
+    shutil.rmtree(root, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "functions/extension_uploader", root / PACKAGE, ignore=ignore)
+    shutil.copytree(REPO / "src/ece_uploader", root / "src/ece_uploader", ignore=ignore)
+    shutil.copytree(REPO / "functions", root / "functions", ignore=ignore)
+    for name in STAGED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, root / name)
+    return root
+
+
+def run_module(module: str, jobs: int) -> dict[str, Any]:
+    root = stage(module)
+    started = time.monotonic()
+    script = str(Path(__file__).resolve())
+    command = [sys.executable, script, "--child", module, "--jobs", str(jobs)]
+    env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
+    log = root / "mutmut.log"
+    with log.open("w") as out:
+        code = subprocess.call(  # noqa: S603 - this very script, in the stage
+            command, cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    if code != 0:
+        tail = log.read_text().splitlines()[-40:]
+        raise SystemExit(f"mutmut failed on {module} (exit {code}):\n" + "\n".join(tail))
+    result = json.loads((root / "result.json").read_text())
+    result["seconds"] = round(time.monotonic() - started)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return result
+
+
+def child(module: str, jobs: int) -> None:
+    """In the stage: configure mutmut for one module, run it, write result.json."""
+    files, tests = MODULES[module]
+    from mutmut import configuration
+
+    base = configuration._load_config()
+    configuration._config = dataclasses.replace(
+        base,
+        source_paths=[Path(PACKAGE)],
+        resolved_mutated_source_paths=[Path.cwd().resolve() / "mutants" / PACKAGE],
+        only_mutate=[f"{PACKAGE}/{pattern}" for pattern in files],
+        do_not_mutate=[],
+        # mutmut runs the tests inside mutants/: what they read must be there too.
+        also_copy=[*base.also_copy, *map(Path, [*STAGED, "functions", "src/ece_uploader"])],
+        pytest_add_cli_args=["-p", "no:cacheprovider", "-p", "reopen_log_streams"],
+        pytest_add_cli_args_test_selection=tests,
+        use_git_change_detection=False,
+        track_dependencies=False,
+    )
+    from mutmut.__main__ import _run
+
+    try:
+        _run([], max_children=jobs)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+    write_result(module)
+
+
+def write_result(module: str) -> None:
+    from mutmut.configuration import config
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    per_file: dict[str, dict[str, int]] = {}
+    mutants: list[dict[str, Any]] = []
+    for path in walk_mutatable_files():
+        if not config().should_mutate(path):
+            continue
+        data = SourceFileMutationData(path=path)
+        data.load()
+        counts: dict[str, int] = {}
+        for key, code in sorted(data.exit_code_by_key.items()):
+            status = status_by_exit_code[code]
+            counts[status] = counts.get(status, 0) + 1
+            if status in KILLED:
+                continue
+            diff = get_diff_for_mutant(key, path=path)
+            mutants.append(describe(key, status, Path(path), diff))
+        name = str(path).removeprefix("src/")
+        per_file[name] = counts
+    result = {"module": module, "files": per_file, "not_killed": mutants}
+    Path("result.json").write_text(json.dumps(result, indent=1, sort_keys=True))
+
+
+def describe(key: str, status: str, path: Path, diff: str) -> dict[str, Any]:
+    removed = [line[1:] for line in diff.splitlines()[2:] if line.startswith("-")]
+    added = [line[1:] for line in diff.splitlines()[2:] if line.startswith("+")]
+    function = key.rpartition(".")[2].partition("__mutmut_")[0]
+    function = function.removeprefix("x_").replace("ǁ", ".").strip(".")
+    return {
+        "key": key,
+        "status": status,
+        "file": str(path).removeprefix("src/"),
+        "function": function,
+        "line": line_of(path, function, removed[0] if removed else ""),
+        "old": "\n".join(line.strip() for line in removed),
+        "new": "\n".join(line.strip() for line in added),
+    }
+
+
+def line_of(path: Path, function: str, text: str) -> int | None:
+    """The line of ``text`` inside ``function`` of the original (unmutated) file."""
+    source = path.read_text()
+    name = function.rpartition(".")[2]
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            end = node.end_lineno or node.lineno
+            for number in range(node.lineno, end + 1):
+                if text.strip() and lines[number - 1].strip() == text.strip():
+                    return number
+            return node.lineno
+    return None
+
+
+def explanations() -> list[dict[str, str]]:
+    if not SURVIVORS.exists():
+        return []
+    return list(tomllib.loads(SURVIVORS.read_text()).get("survivor", []))
+
+
+def explain(mutant: dict[str, Any], known: list[dict[str, str]]) -> str | None:
+    for entry in known:
+        if (
+            entry["file"] == mutant["file"]
+            and entry["function"] == mutant["function"]
+            and entry["old"].strip() == mutant["old"]
+            and entry["new"].strip() == mutant["new"]
+        ):
+            return entry["why"]
+    return None
+
+
+def score(counts: dict[str, int]) -> tuple[int, int, int, int, int]:
+    total = sum(counts.values())
+    killed = sum(n for status, n in counts.items() if status in KILLED and status != "timeout")
+    timeout = counts.get("timeout", 0)
+    survived = counts.get("survived", 0)
+    other = total - killed - timeout - survived
+    return total, killed, survived, timeout, other
+
+
+def report() -> None:
+    known = explanations()
+    rows, sections, unexplained = [], [], 0
+    for module in MODULES:
+        path = RESULTS / f"{module}.json"
+        if not path.exists():
+            rows.append(f"| {module} | not run | | | | | | |")
+            continue
+        result = json.loads(path.read_text())
+        totals = [0, 0, 0, 0, 0]
+        for counts in result["files"].values():
+            totals = [a + b for a, b in zip(totals, score(counts), strict=True)]
+        total, killed, survived, timeout, other = totals
+        percent = 100.0 * (killed + timeout) / total if total else 100.0
+        rows.append(
+            f"| {module} | {total} | {killed} | {survived} | {timeout} | {other} | "
+            f"{percent:.1f}% | {result.get('seconds', '?')} s |"
+        )
+        if result["not_killed"]:
+            sections.append(f"\n### {module}\n")
+        for mutant in sorted(result["not_killed"], key=lambda m: (m["file"], m["line"] or 0)):
+            why = explain(mutant, known)
+            if why is None:
+                unexplained += 1
+                why = "**not yet explained**"
+            change = f"`{mutant['old'] or '(nothing)'}` → `{mutant['new'] or '(nothing)'}`"
+            change = change.replace("\n", " ⏎ ").replace("|", "\\|")
+            sections.append(
+                f"- `{mutant['file']}:{mutant['line']}` ({mutant['function']}, "
+                f"{mutant['status']}): {change}  \n  {why.strip()}"
+            )
+    lines = [
+        "# Mutation testing report",
+        "",
+        "Written by `make mutation` (`mutation/run.py`, mutmut): each module is mutated on",
+        "its own and run against the tests that exercise it (see `MODULES` in the script).",
+        'Score = (killed + timeout) / mutants; "other" counts mutants no selected test',
+        'reaches (mutmut\'s "no tests") and any it calls suspicious: they count against',
+        "the score. Every mutant not killed is listed below with why it is equivalent or",
+        "harmless (from `mutation/survivors.toml`).",
+        "",
+        "| module | mutants | killed | survived | timeout | other | score | time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        "",
+        f"Survivors not yet explained: {unexplained}.",
+        "",
+        "## Mutants not killed",
+        *sections,
+        "",
+    ]
+    REPORT.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"some of: {' '.join(MODULES)}")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--report", action="store_true", help="only write the report")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.jobs)
+        return
+    if unknown := set(args.modules) - set(MODULES):
+        parser.error(f"unknown module(s): {' '.join(sorted(unknown))}")
+    if not args.report:
+        for module in args.modules or list(MODULES):
+            print(f"== {module}", flush=True)
+            result = run_module(module, args.jobs)
+            print(json.dumps({k: v for k, v in result.items() if k != "not_killed"}), flush=True)
+    report()
+    print(f"wrote {REPORT.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
