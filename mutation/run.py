@@ -185,8 +185,7 @@ def write_result(module: str) -> None:
 def describe(key: str, status: str, path: Path, diff: str) -> dict[str, Any]:
     removed = [line[1:] for line in diff.splitlines()[2:] if line.startswith("-")]
     added = [line[1:] for line in diff.splitlines()[2:] if line.startswith("+")]
-    function = key.rpartition(".")[2].partition("__mutmut_")[0]
-    function = function.removeprefix("x_").replace("ǁ", ".").strip(".")
+    function = function_name(key.rpartition(".")[2].partition("__mutmut_")[0])
     return {
         "key": key,
         "status": status,
@@ -196,6 +195,13 @@ def describe(key: str, status: str, path: Path, diff: str) -> dict[str, Any]:
         "old": "\n".join(line.strip() for line in removed),
         "new": "\n".join(line.strip() for line in added),
     }
+
+
+def function_name(mangled: str) -> str:
+    """``x_name`` for functions, ``xǁClassǁname`` for methods: ``name``, ``Class.name``."""
+    if mangled.startswith("xǁ"):
+        return mangled[2:].replace("ǁ", ".")
+    return mangled.removeprefix("x.").removeprefix("x_")
 
 
 def line_of(path: Path, function: str, text: str) -> int | None:
@@ -223,7 +229,7 @@ def explain(mutant: dict[str, Any], known: list[dict[str, str]]) -> str | None:
     for entry in known:
         if (
             entry["file"] == mutant["file"]
-            and entry["function"] == mutant["function"]
+            and entry["function"] == function_name(mutant["function"])
             and entry["old"].strip() == mutant["old"]
             and entry["new"].strip() == mutant["new"]
         ):
@@ -268,7 +274,7 @@ def report() -> None:
             change = f"`{mutant['old'] or '(nothing)'}` → `{mutant['new'] or '(nothing)'}`"
             change = change.replace("\n", " ⏎ ").replace("|", "\\|")
             sections.append(
-                f"- `{mutant['file']}:{mutant['line']}` ({mutant['function']}, "
+                f"- `{mutant['file']}:{mutant['line']}` ({function_name(mutant['function'])}, "
                 f"{mutant['status']}): {change}  \n  {why.strip()}"
             )
     lines = [
