@@ -98,8 +98,9 @@ bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # mutmut in the project's environment; each module is mutated in a staged copy under
-# .mutation/ against the tests that exercise it. MUTATION_ARGS names modules (e.g.
-# "pipeline ece"); without it, every module. About an hour on 2 cores.
+# .mutation/ against the tests that exercise it, for at most 15 minutes a module.
+# MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30"); without
+# it, every module: at most 7 x 15 minutes on 2 cores.
 MUTATION_ARGS ?=
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 

@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,42 +42,16 @@ PACKAGE = "src/extension_uploader"
 UNIT = ["tests/unit"]
 IT = "tests/integration/"
 
-# module -> (files to mutate, relative to the package; the tests that exercise them)
+# module -> (files to mutate, relative to the package; the tests that exercise them).
+# Left out: tests that make fixed-name resources in moto's in-process backend
+# (test_sample_events, test_cli), which outlives one pytest run and mutmut runs many.
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "outcome": (["outcome.py"], [*UNIT, IT + "test_pipeline.py", IT + "test_ledger.py"]),
-    "events": (["events.py"], [*UNIT, IT + "test_handler.py", IT + "test_sample_events.py"]),
-    "objects": (
-        ["objects.py"],
-        [*UNIT, IT + "test_s3_faults.py", IT + "test_pipeline.py", IT + "test_boundaries.py"],
-    ),
-    "app": (
-        ["app.py"],
-        [
-            *UNIT,
-            IT + "test_handler.py",
-            IT + "test_pipeline.py",
-            IT + "test_sample_events.py",
-            IT + "test_s3_faults.py",
-            IT + "test_boundaries.py",
-        ],
-    ),
-    "ece": (
-        ["ece.py"],
-        [*UNIT, IT + "test_ece_client.py", IT + "test_pipeline.py", IT + "test_boundaries.py"],
-    ),
-    "pipeline": (
-        ["pipeline.py"],
-        [
-            *UNIT,
-            IT + "test_pipeline.py",
-            IT + "test_ledger.py",
-            IT + "test_in_use.py",
-            IT + "test_rollout.py",
-            IT + "test_s3_faults.py",
-            IT + "test_boundaries.py",
-            IT + "test_security.py",
-        ],
-    ),
+    "events": (["events.py"], [*UNIT, IT + "test_handler.py", IT + "test_redrive.py"]),
+    "objects": (["objects.py"], [*UNIT, IT + "test_s3_faults.py", IT + "test_boundaries.py"]),
+    "app": (["app.py"], [*UNIT, IT + "test_handler.py", IT + "test_s3_faults.py"]),
+    "ece": (["ece.py"], [*UNIT, IT + "test_ece_client.py"]),
+    "pipeline": (["pipeline.py"], [*UNIT, IT + "test_pipeline.py", IT + "test_ledger.py"]),
     # The inspection package is large and pure: the unit tests cover it.
     "inspection": (["inspection/*.py"], UNIT),
 }
@@ -104,17 +79,30 @@ def stage(module: str) -> Path:
     return root
 
 
-def run_module(module: str, jobs: int) -> dict[str, Any]:
+def run_module(module: str, jobs: int, minutes: float) -> dict[str, Any]:
+    """One module in its stage, stopped after ``minutes``: what was tested by then counts."""
     root = stage(module)
     started = time.monotonic()
     script = str(Path(__file__).resolve())
-    command = [sys.executable, script, "--child", module, "--jobs", str(jobs)]
     env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
     log = root / "mutmut.log"
     with log.open("w") as out:
-        code = subprocess.call(  # noqa: S603 - this very script, in the stage
-            command, cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env
+        child = subprocess.Popen(  # noqa: S603 - this very script, in the stage
+            [sys.executable, script, "--child", module, "--jobs", str(jobs)],
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its workers too are stopped at the time bound
         )
+        try:
+            code = child.wait(timeout=minutes * 60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait()
+            code = subprocess.call(  # noqa: S603
+                [sys.executable, script, "--harvest", module], cwd=root, stdout=out, env=env
+            )
     if code != 0:
         tail = log.read_text().splitlines()[-40:]
         raise SystemExit(f"mutmut failed on {module} (exit {code}):\n" + "\n".join(tail))
@@ -127,6 +115,18 @@ def run_module(module: str, jobs: int) -> dict[str, Any]:
 
 def child(module: str, jobs: int) -> None:
     """In the stage: configure mutmut for one module, run it, write result.json."""
+    configure(module)
+    from mutmut.__main__ import _run
+
+    try:
+        _run([], max_children=jobs)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+    write_result(module)
+
+
+def configure(module: str) -> None:
     files, tests = MODULES[module]
     from mutmut import configuration
 
@@ -144,14 +144,6 @@ def child(module: str, jobs: int) -> None:
         use_git_change_detection=False,
         track_dependencies=False,
     )
-    from mutmut.__main__ import _run
-
-    try:
-        _run([], max_children=jobs)
-    except SystemExit as stop:
-        if stop.code not in (0, None):
-            raise
-    write_result(module)
 
 
 def write_result(module: str) -> None:
@@ -172,7 +164,7 @@ def write_result(module: str) -> None:
         for key, code in sorted(data.exit_code_by_key.items()):
             status = status_by_exit_code[code]
             counts[status] = counts.get(status, 0) + 1
-            if status in KILLED:
+            if status in KILLED or status == "not checked":
                 continue
             diff = get_diff_for_mutant(key, path=path)
             mutants.append(describe(key, status, Path(path), diff))
@@ -237,13 +229,14 @@ def explain(mutant: dict[str, Any], known: list[dict[str, str]]) -> str | None:
     return None
 
 
-def score(counts: dict[str, int]) -> tuple[int, int, int, int, int]:
+def score(counts: dict[str, int]) -> tuple[int, int, int, int, int, int]:
     total = sum(counts.values())
     killed = sum(n for status, n in counts.items() if status in KILLED and status != "timeout")
     timeout = counts.get("timeout", 0)
     survived = counts.get("survived", 0)
-    other = total - killed - timeout - survived
-    return total, killed, survived, timeout, other
+    unchecked = counts.get("not checked", 0)
+    other = total - killed - timeout - survived - unchecked
+    return total, killed, survived, timeout, other, unchecked
 
 
 def report() -> None:
@@ -252,16 +245,17 @@ def report() -> None:
     for module in MODULES:
         path = RESULTS / f"{module}.json"
         if not path.exists():
-            rows.append(f"| {module} | not run | | | | | | |")
+            rows.append(f"| {module} | not run | | | | | | | |")
             continue
         result = json.loads(path.read_text())
-        totals = [0, 0, 0, 0, 0]
+        totals = [0] * 6
         for counts in result["files"].values():
             totals = [a + b for a, b in zip(totals, score(counts), strict=True)]
-        total, killed, survived, timeout, other = totals
-        percent = 100.0 * (killed + timeout) / total if total else 100.0
+        total, killed, survived, timeout, other, unchecked = totals
+        checked = total - unchecked
+        percent = 100.0 * (killed + timeout) / checked if checked else 0.0
         rows.append(
-            f"| {module} | {total} | {killed} | {survived} | {timeout} | {other} | "
+            f"| {module} | {total} | {killed} | {survived} | {timeout} | {other} | {unchecked} | "
             f"{percent:.1f}% | {result.get('seconds', '?')} s |"
         )
         if result["not_killed"]:
@@ -282,13 +276,15 @@ def report() -> None:
         "",
         "Written by `make mutation` (`mutation/run.py`, mutmut): each module is mutated on",
         "its own and run against the tests that exercise it (see `MODULES` in the script).",
-        'Score = (killed + timeout) / mutants; "other" counts mutants no selected test',
-        'reaches (mutmut\'s "no tests") and any it calls suspicious: they count against',
-        "the score. Every mutant not killed is listed below with why it is equivalent or",
-        "harmless (from `mutation/survivors.toml`).",
+        "Score = (killed + timeout) / mutants checked. A module stops at its time bound",
+        '(`--minutes`, 15 by default): mutants not reached by then are "not checked".',
+        '"Other" counts mutants no selected test reaches (mutmut\'s "no tests") and any',
+        "it calls suspicious: they count against the score. Every mutant not killed is",
+        "listed below, with why it is equivalent or harmless where that is known",
+        "(`mutation/survivors.toml`); the rest are gaps in the tests still to close.",
         "",
-        "| module | mutants | killed | survived | timeout | other | score | time |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | survived | timeout | other | not checked | score | time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
         f"Survivors not yet explained: {unexplained}.",
@@ -305,17 +301,25 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"some of: {' '.join(MODULES)}")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--report", action="store_true", help="only write the report")
+    parser.add_argument(
+        "--minutes", type=float, default=15, help="time bound per module (default 15)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--harvest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.jobs)
+        return
+    if args.harvest:
+        configure(args.harvest)
+        write_result(args.harvest)
         return
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"unknown module(s): {' '.join(sorted(unknown))}")
     if not args.report:
         for module in args.modules or list(MODULES):
             print(f"== {module}", flush=True)
-            result = run_module(module, args.jobs)
+            result = run_module(module, args.jobs, args.minutes)
             print(json.dumps({k: v for k, v in result.items() if k != "not_killed"}), flush=True)
     report()
     print(f"wrote {REPORT.relative_to(REPO)}")

@@ -369,3 +369,14 @@ def test_tasks_without_a_schema_version_are_not_a_batch_job() -> None:
 def test_a_task_whose_arn_is_not_a_bucket_arn_has_no_bucket(arn: str) -> None:
     [delivery] = parse_event(batch({"taskId": "t1", "s3BucketArn": arn, "s3Key": "k"})).deliveries
     assert delivery.problem == "batch task has no bucket or key"
+
+
+def test_an_sns_envelope_whose_message_is_not_json_says_so() -> None:
+    envelope = {"Type": "Notification", "Message": "{oops"}
+    assert problem_of(parse_event(sqs_event(envelope))) == "SNS message is not JSON"
+
+
+def test_a_json_object_that_is_no_known_event_says_what_it_is_not() -> None:
+    assert problem_of(parse_event(sqs_event({"hello": "world"}))) == (
+        "event has no Records and is not an S3, SQS, SNS or EventBridge event"
+    )
