@@ -97,6 +97,16 @@ def test_size_counts_dictionary_keys() -> None:
     assert "larger" in (problem_of(parse_event({"k": "x" * (MAX_EVENT_BYTES - 8)})) or "")
 
 
+def test_size_adds_up_across_every_part_of_the_event() -> None:
+    # {"Records": [{"a": 1}, <n chars>]}: 13 + 4, the string n + 2 (read first), then the
+    # inner dict 2 + (1 + 4) and its number 8: n + 34 in all.
+    def event(n: int) -> dict[str, Any]:
+        return {"Records": [{"a": 1}, "x" * n]}
+
+    assert "larger" not in (problem_of(parse_event(event(MAX_EVENT_BYTES - 34))) or "")
+    assert "larger" in (problem_of(parse_event(event(MAX_EVENT_BYTES - 33))) or "")
+
+
 def test_an_event_at_the_depth_limit_is_read_and_one_level_more_is_refused() -> None:
     deepest = {"Records": nested(MAX_JSON_DEPTH - 1)}
     assert "deeper" not in (problem_of(parse_event(deepest)) or "")
