@@ -143,6 +143,9 @@ def configure(module: str) -> None:
         pytest_add_cli_args_test_selection=tests,
         use_git_change_detection=False,
         track_dependencies=False,
+        # A mutant that hangs (a retry loop, a wait on a socket) is stopped after four
+        # times its tests' usual time, not mutmut's fifteen.
+        timeout_multiplier=4.0,
     )
 
 
