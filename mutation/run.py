@@ -51,7 +51,19 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "objects": (["objects.py"], [*UNIT, IT + "test_s3_faults.py", IT + "test_boundaries.py"]),
     "app": (["app.py"], [*UNIT, IT + "test_handler.py", IT + "test_s3_faults.py"]),
     "ece": (["ece.py"], [*UNIT, IT + "test_ece_client.py"]),
-    "pipeline": (["pipeline.py"], [*UNIT, IT + "test_pipeline.py", IT + "test_ledger.py"]),
+    # The size-mismatch retry, S3 faults, IN_USE_POLICY and the outcome bus each have
+    # their own integration file.
+    "pipeline": (
+        ["pipeline.py"],
+        [
+            *UNIT,
+            IT + "test_pipeline.py",
+            IT + "test_ledger.py",
+            IT + "test_ece_client.py",
+            IT + "test_s3_faults.py",
+            IT + "test_in_use.py",
+        ],
+    ),
     # The inspection package is large and pure: the unit tests cover it.
     "inspection": (["inspection/*.py"], UNIT),
 }
@@ -186,7 +198,7 @@ def describe(key: str, status: str, path: Path, diff: str) -> dict[str, Any]:
         "status": status,
         "file": str(path).removeprefix("src/"),
         "function": function,
-        "line": line_of(path, function, removed[0] if removed else ""),
+        "line": line_of(path, function, first_changed_line(diff)),
         "old": "\n".join(line.strip() for line in removed),
         "new": "\n".join(line.strip() for line in added),
     }
@@ -199,18 +211,25 @@ def function_name(mangled: str) -> str:
     return mangled.removeprefix("x.").removeprefix("x_")
 
 
-def line_of(path: Path, function: str, text: str) -> int | None:
-    """The line of ``text`` inside ``function`` of the original (unmutated) file."""
-    source = path.read_text()
+def first_changed_line(diff: str) -> int:
+    """The first changed line of the mutant's diff, counted from the function's first line."""
+    number = 0
+    for line in diff.splitlines()[2:]:
+        if line.startswith("@@"):
+            number = int(line.split()[1].lstrip("-").split(",")[0]) - 1
+        elif line.startswith(("-", "+")):
+            return number + 1 if line.startswith("-") else number
+        else:
+            number += 1
+    return 1
+
+
+def line_of(path: Path, function: str, offset: int) -> int | None:
+    """The line ``offset`` lines into ``function`` (1 = its ``def``) of the original file."""
     name = function.rpartition(".")[2]
-    lines = source.splitlines()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
-            end = node.end_lineno or node.lineno
-            for number in range(node.lineno, end + 1):
-                if text.strip() and lines[number - 1].strip() == text.strip():
-                    return number
-            return node.lineno
+            return node.lineno + offset - 1
     return None
 
 
