@@ -81,3 +81,24 @@ def test_a_ca_rotated_in_the_secret_is_trusted_from_the_next_call() -> None:
     first, second = (Path(call["verify"]).read_text() for call in session.calls)
     assert "OLD CA" in first and "NEW CA" not in first
     assert "NEW CA" in second and "OLD CA" not in second
+
+
+def test_only_request_execution_failed_is_a_verdict_on_the_file() -> None:
+    error = error_from_reply(json_reply(400, {"errors": [{"code": "root.invalid_json"}]}))
+    assert error.reason == "ece.root.invalid_json"
+    assert not error.refused_file
+
+
+def test_an_error_reply_without_a_content_type_is_mapped_by_status() -> None:
+    response = requests.Response()
+    response.status_code = 502
+    response._content = b""
+    error = error_from_reply(response)
+    assert (error.reason, error.transient, error.server_message) == ("ece.http_502", True, None)
+
+
+def test_ece_s_message_is_kept_for_the_log_up_to_500_characters() -> None:
+    long = json_reply(404, {"errors": [{"code": "extensions.not_found", "message": "m" * 600}]})
+    assert error_from_reply(long).server_message == "m" * 500
+    bare = json_reply(404, {"errors": [{"code": "extensions.not_found"}]})
+    assert error_from_reply(bare).server_message == ""
