@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
+from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
-from extension_uploader.ece import EceClient, error_from_reply
+from extension_uploader.ece import EceClient, EceError, Extension, error_from_reply
 
 EXTENSION = {"id": "123", "name": "synonyms", "extension_type": "bundle", "version": "*"}
 
@@ -24,15 +26,16 @@ def json_reply(status: int, document: object) -> requests.Response:
 
 
 class RecordingSession:
-    """Answers every request with the extension, and keeps what each was asked with."""
+    """Answers every request with ``reply`` (the extension), and keeps what each was asked with."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: requests.Response | None = None) -> None:
         self.trust_env = True
         self.calls: list[dict[str, Any]] = []
+        self.reply = reply
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         self.calls.append({"method": method, "url": url, **kwargs})
-        return json_reply(200, EXTENSION)
+        return self.reply or json_reply(200, EXTENSION)
 
 
 class Rotating:
@@ -102,3 +105,80 @@ def test_ece_s_message_is_kept_for_the_log_up_to_500_characters() -> None:
     assert error_from_reply(long).server_message == "m" * 500
     bare = json_reply(404, {"errors": [{"code": "extensions.not_found"}]})
     assert error_from_reply(bare).server_message == ""
+
+
+def test_an_extension_is_read_from_every_field_ece_sends() -> None:
+    extension = Extension.from_json(
+        {
+            "id": 2536123203,
+            "name": "analysis",
+            "extension_type": "plugin",
+            "version": "8.15.0",
+            "file_metadata": {"size": 4096, "last_modified_date": "2026-11-28T09:15:00.000Z"},
+            "deployments": ["abc", 42, None, {"id": "x"}],
+        }
+    )
+    assert extension == Extension(
+        id="2536123203",
+        name="analysis",
+        extension_type="plugin",
+        version="8.15.0",
+        file_size=4096,
+        file_last_modified="2026-11-28T09:15:00.000Z",
+        deployments=("abc", "42"),
+    )
+
+
+def test_fields_of_an_unknown_kind_are_dropped() -> None:
+    extension = Extension.from_json(
+        {
+            "id": "1",
+            "name": "n",
+            "extension_type": "script",
+            "version": "*",
+            "file_metadata": {"size": "12", "last_modified_date": 5},
+        }
+    )
+    assert (extension.extension_type, extension.file_size) == (None, None)
+    assert (extension.file_last_modified, extension.deployments) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (["not", "an", "object"], "reply is not a JSON object"),
+        ({"id": "1", "extension_type": "bundle", "version": "*"}, "reply is not an Extension"),
+    ],
+)
+def test_a_reply_that_is_not_an_extension_is_a_bad_reply(document: object, message: str) -> None:
+    with pytest.raises(EceError) as raised:
+        Extension.from_json(document)
+    assert raised.value.reason == reasons.ECE_BAD_REPLY
+    assert raised.value.server_message == message
+
+
+def test_the_preflight_asks_which_deployments_use_the_extension() -> None:
+    session = RecordingSession()
+    client = EceClient(
+        "https://ece.example:12443/", Rotating("CA"), tls_verify=False, session=session
+    )  # type: ignore[arg-type]
+    extension = client.get_extension("123", Deadline.after(60))
+    assert extension.name == "synonyms"
+    [call] = session.calls
+    assert call["method"].upper() == "GET"
+    assert call["url"] == (
+        "https://ece.example:12443/api/v1/deployments/extensions/123?include_deployments=true"
+    )
+    assert call["verify"] is False
+
+
+def test_a_success_that_is_not_json_is_a_transient_bad_reply() -> None:
+    html = requests.Response()
+    html.status_code = 200
+    html._content = b"<html>maintenance</html>"
+    html.headers["Content-Type"] = "text/html"
+    client = EceClient("https://ece.example", Rotating("CA"), session=RecordingSession(html))  # type: ignore[arg-type]
+    with pytest.raises(EceError) as raised:
+        client.get_extension("123", Deadline.after(60))
+    assert (raised.value.reason, raised.value.status) == (reasons.ECE_BAD_REPLY, 200)
+    assert raised.value.transient
