@@ -182,3 +182,96 @@ def test_a_success_that_is_not_json_is_a_transient_bad_reply() -> None:
         client.get_extension("123", Deadline.after(60))
     assert (raised.value.reason, raised.value.status) == (reasons.ECE_BAD_REPLY, 200)
     assert raised.value.transient
+
+
+def test_an_error_says_its_http_status_when_there_was_one() -> None:
+    assert str(EceError(reasons.ECE_TIMEOUT)) == reasons.ECE_TIMEOUT
+    assert str(EceError("ece.http_503", status=503)) == "ece.http_503 (HTTP 503)"
+
+
+class Withdrawn(Exception):
+    pass
+
+
+def test_before_attempt_can_withdraw_an_upload_before_anything_is_sent(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))
+    session = RecordingSession()
+    client = EceClient("https://ece.example", Rotating("CA"), session=session)  # type: ignore[arg-type]
+
+    def newer_exists() -> None:
+        raise Withdrawn
+
+    with pytest.raises(Withdrawn):
+        client.upload("123", archive, Deadline.after(60), before_attempt=newer_exists)
+    assert session.calls == []
+
+
+def test_a_size_ece_got_wrong_names_the_reply_status(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(bytes(100))
+    stored = EXTENSION | {"file_metadata": {"size": 60}}
+    session = RecordingSession(json_reply(200, stored))
+    client = EceClient("https://ece.example", Rotating("CA"), session=session)  # type: ignore[arg-type]
+    with pytest.raises(EceError) as raised:
+        client.upload("123", archive, Deadline.after(60))
+    assert (raised.value.reason, raised.value.status) == (reasons.ECE_SIZE_MISMATCH, 200)
+    assert raised.value.server_message == "ECE stored 60 bytes of 100 sent"
+
+
+def test_an_attempt_starts_with_exactly_the_minimum_time_left_and_not_less() -> None:
+    enough = RecordingSession()
+    EceClient("https://ece.example", Rotating("CA"), session=enough).get_extension(  # type: ignore[arg-type]
+        "123", Deadline(lambda: 2000, reserve_seconds=0)
+    )
+    assert len(enough.calls) == 1
+    short = RecordingSession()
+    with pytest.raises(EceError) as raised:
+        EceClient("https://ece.example", Rotating("CA"), session=short).get_extension(  # type: ignore[arg-type]
+            "123", Deadline(lambda: 1999, reserve_seconds=0)
+        )
+    assert (raised.value.reason, raised.value.transient) == (reasons.LAMBDA_OUT_OF_TIME, True)
+    assert short.calls == []
+
+
+class ReadingSession(RecordingSession):
+    """Sends the body as requests would: reads it all."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if "data" in kwargs:
+            kwargs["sent"] = b"".join(kwargs["data"])
+        return super().request(method, url, **kwargs)
+
+
+def test_a_send_goes_on_while_any_time_is_left(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(bytes(100))
+    answers = iter([5000])
+
+    def remaining_ms() -> int:
+        return next(answers, 500)  # 5 s when the attempt starts, half a second while sending
+
+    session = ReadingSession(json_reply(200, EXTENSION | {"file_metadata": {"size": 100}}))
+    client = EceClient("https://ece.example", Rotating("CA"), upload_mode="raw", session=session)  # type: ignore[arg-type]
+    client.upload("123", archive, Deadline(remaining_ms, reserve_seconds=0))
+    [call] = session.calls
+    assert call["sent"] == bytes(100)
+
+
+def test_a_network_error_is_described_for_the_log_in_at_most_300_characters() -> None:
+    class Unreachable(RecordingSession):
+        def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+            raise requests.ConnectionError("refused " + "x" * 400)
+
+    client = EceClient(
+        "https://ece.example",
+        Rotating("CA"),
+        session=Unreachable(),  # type: ignore[arg-type]
+        sleep=lambda _: None,
+    )
+    with pytest.raises(EceError) as raised:
+        client.get_extension("123", Deadline.after(600))
+    message = raised.value.server_message or ""
+    assert raised.value.reason == reasons.ECE_UNREACHABLE
+    assert message.startswith("ConnectionError: refused x")
+    assert len(message) == 300
