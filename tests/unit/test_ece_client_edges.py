@@ -275,3 +275,14 @@ def test_a_network_error_is_described_for_the_log_in_at_most_300_characters() ->
     assert raised.value.reason == reasons.ECE_UNREACHABLE
     assert message.startswith("ConnectionError: refused x")
     assert len(message) == 300
+
+
+@pytest.mark.parametrize("extension_id", ["../deployments", "a/b", ""])
+def test_an_id_that_would_change_the_path_is_refused_as_the_files_fault(extension_id: str) -> None:
+    session = RecordingSession()
+    client = EceClient("https://ece.example", Rotating("CA"), session=session)  # type: ignore[arg-type]
+    with pytest.raises(EceError) as raised:
+        client.get_extension(extension_id, Deadline.after(60))
+    assert raised.value.reason == reasons.TAG_INVALID_EXTENSION_ID
+    assert raised.value.refused_file
+    assert session.calls == []
