@@ -35,7 +35,7 @@ class RecordingSession:
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         self.calls.append({"method": method, "url": url, **kwargs})
-        return self.reply or json_reply(200, EXTENSION)
+        return self.reply if self.reply is not None else json_reply(200, EXTENSION)
 
 
 class Rotating:
@@ -286,3 +286,32 @@ def test_an_id_that_would_change_the_path_is_refused_as_the_files_fault(extensio
     assert raised.value.reason == reasons.TAG_INVALID_EXTENSION_ID
     assert raised.value.refused_file
     assert session.calls == []
+
+
+def test_tls_is_verified_unless_turned_off() -> None:
+    session = RecordingSession()
+    client = EceClient("https://ece.example", Rotating(""), session=session)  # type: ignore[arg-type]
+    client.get_extension("123", Deadline.after(60))
+    [call] = session.calls
+    assert call["verify"] is True
+
+
+def test_a_retry_that_could_not_finish_in_time_is_not_waited_for() -> None:
+    busy = requests.Response()
+    busy.status_code = 503
+    busy._content = b"busy"
+    busy.headers.update({"Content-Type": "text/plain", "Retry-After": "5"})
+    waits: list[float] = []
+    client = EceClient(
+        "https://ece.example",
+        Rotating(""),
+        session=RecordingSession(busy),  # type: ignore[arg-type]
+        sleep=waits.append,
+    )
+    # 6.9 s left: a 5 s wait leaves less than the 2 s an attempt needs.
+    with pytest.raises(EceError) as raised:
+        client.get_extension("123", Deadline(lambda: 6900, reserve_seconds=0))
+    assert waits == []
+    error = raised.value
+    assert (error.reason, error.status, error.transient) == (reasons.LAMBDA_OUT_OF_TIME, 503, True)
+    assert error.server_message == "gave up after 1 attempts: ece.http_503"
