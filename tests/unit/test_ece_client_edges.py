@@ -315,3 +315,21 @@ def test_a_retry_that_could_not_finish_in_time_is_not_waited_for() -> None:
     error = raised.value
     assert (error.reason, error.status, error.transient) == (reasons.LAMBDA_OUT_OF_TIME, 503, True)
     assert error.server_message == "gave up after 1 attempts: ece.http_503"
+
+
+def test_each_request_asks_for_json_within_the_time_left() -> None:
+    session = RecordingSession()
+    client = EceClient("https://ece.example", Rotating(""), timeout_seconds=30, session=session)  # type: ignore[arg-type]
+    client.get_extension("123", Deadline(lambda: 600_000, reserve_seconds=0))
+    client.get_extension("123", Deadline(lambda: 4_000, reserve_seconds=0))
+    roomy, tight = session.calls
+    assert roomy["headers"]["Accept"] == "application/json"
+    assert roomy["headers"]["Authorization"] == "ApiKey k"
+    assert roomy["timeout"] == (10.0, 30)
+    assert tight["timeout"] == (4.0, 4.0)
+
+
+def test_201_created_is_a_success() -> None:
+    session = RecordingSession(json_reply(201, EXTENSION))
+    client = EceClient("https://ece.example", Rotating(""), session=session)  # type: ignore[arg-type]
+    assert client.get_extension("123", Deadline.after(60)).id == "123"
