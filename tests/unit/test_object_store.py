@@ -205,3 +205,45 @@ def test_a_connection_failure_is_transient_and_named() -> None:
         ObjectStore(s3).read_tags(REF, info())  # type: ignore[arg-type]
     assert (raised.value.reason, raised.value.transient) == (reasons.S3_ERROR, True)
     assert str(raised.value) == "S3 read tags failed: EndpointConnectionError"
+
+
+def test_every_call_after_head_names_the_version_head_saw() -> None:
+    """The event named no version: the one checked is the one downloaded and tagged."""
+    seen = HEAD | {"VersionId": "v7"}
+    s3 = FakeS3(
+        head_object=seen,
+        get_object_tagging=[{"TagSet": []}, {"TagSet": []}],
+        get_object={"Body": Body(b"PK\x03\x04zz")},
+        put_object_tagging={},
+    )
+    store = ObjectStore(s3)  # type: ignore[arg-type]
+    unversioned = ObjectRef("bucket", "a.zip")
+    head = store.head(unversioned)
+    store.read_tags(unversioned, head)
+    store.download(unversioned, head, io.BytesIO())
+    store.write_tags(unversioned, head, {})
+    assert head.version_id == "v7"
+    addressed = [(name, kwargs.get("VersionId")) for name, kwargs in s3.calls]
+    assert addressed == [
+        ("head_object", None),
+        ("get_object_tagging", "v7"),
+        ("get_object_tagging", "v7"),
+        ("get_object", "v7"),
+        ("put_object_tagging", "v7"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "action"),
+    [
+        (lambda store: store.latest_version_id(REF), "head latest"),
+        (lambda store: store.download(REF, info(), io.BytesIO()), "download"),
+        (lambda store: store.write_tags(REF, info(), {}), "tag"),
+    ],
+)
+def test_an_s3_error_names_the_call_that_failed(call: Any, action: str) -> None:
+    failure = client_error("InternalError", 500)
+    s3 = FakeS3(head_object=failure, get_object=failure, put_object_tagging=failure)
+    with pytest.raises(StorageError) as raised:
+        call(ObjectStore(s3))  # type: ignore[arg-type]
+    assert str(raised.value) == f"S3 {action} failed: InternalError"
