@@ -239,6 +239,13 @@ def explanations() -> list[dict[str, str]]:
     return list(tomllib.loads(SURVIVORS.read_text()).get("survivor", []))
 
 
+def notes() -> dict[str, str]:
+    """Per module: what changed since its last run (tests added that kill listed mutants)."""
+    if not SURVIVORS.exists():
+        return {}
+    return dict(tomllib.loads(SURVIVORS.read_text()).get("notes", {}))
+
+
 def explain(mutant: dict[str, Any], known: list[dict[str, str]]) -> str | None:
     for entry in known:
         if (
@@ -280,8 +287,10 @@ def report() -> None:
             f"| {module} | {total} | {killed} | {survived} | {timeout} | {other} | {unchecked} | "
             f"{percent:.1f}% | {result.get('seconds', '?')} s |"
         )
-        if result["not_killed"]:
+        if result["not_killed"] or module in notes():
             sections.append(f"\n### {module}\n")
+        if module in notes():
+            sections.append(notes()[module].strip() + "\n")
         for mutant in sorted(result["not_killed"], key=lambda m: (m["file"], m["line"] or 0)):
             why = explain(mutant, known)
             if why is None:

@@ -89,3 +89,78 @@ def test_the_runtime_is_kept_while_the_settings_stay_the_same(
     other = app._get_runtime()
     assert other is not first
     assert other.settings.ledger_table == "another"
+
+
+class Recorder:
+    """An AWS client or HTTP session that only records what it is asked."""
+
+    def __init__(self) -> None:
+        self.trust_env = True
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("get_secret_value", kwargs))
+        return {"SecretString": "an-api-key", "VersionId": "1"}
+
+    def put_events(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("put_events", kwargs))
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]}
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        self.calls.append((method, kwargs))
+        reply = requests.Response()
+        reply.status_code = 200
+        reply._content = json.dumps(
+            {"id": "1", "name": "n", "extension_type": "bundle", "version": "*"}
+        ).encode()
+        return reply
+
+
+def test_the_outcome_bus_is_the_one_configured_and_only_when_configured() -> None:
+    events = Recorder()
+
+    def clients(service: str) -> Any:
+        return events if service == "events" else Clients()(service)
+
+    runtime = app.build_runtime(Settings.from_env(ENV | {"OUTCOME_EVENT_BUS": "ops"}), clients)
+    assert runtime.events is not None
+    runtime.events.publish({"status": "uploaded"})
+    [(_, sent)] = events.calls
+    assert sent["Entries"][0]["EventBusName"] == "ops"
+    assert app.build_runtime(Settings.from_env(ENV), Clients()).events is None
+
+
+def test_the_ece_client_follows_the_settings(tmp_path: Any) -> None:
+    from extension_uploader.deadline import Deadline
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("CA")
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))
+    env = ENV | {
+        "ECE_TIMEOUT_SECONDS": "7",
+        "ECE_CA_BUNDLE": str(bundle),
+        "UPLOAD_MODE": "raw",
+    }
+    session = Recorder()
+    runtime = app.build_runtime(Settings.from_env(env), with_secret, session=session)
+    runtime.ece.upload("1", archive, Deadline(lambda: 600_000, reserve_seconds=0))
+    [(method, sent)] = session.calls
+    assert method == "PUT"
+    assert sent["verify"] == str(bundle)
+    assert sent["timeout"] == (10.0, 7.0)
+    assert sent["headers"]["Content-Type"] == "application/zip"
+    plain = Recorder()
+    insecure = app.build_runtime(
+        Settings.from_env(ENV | {"ECE_TLS_VERIFY": "false"}), with_secret, session=plain
+    )
+    insecure.ece.get_extension("1", Deadline.after(60))
+    [(_, sent)] = plain.calls
+    assert sent["verify"] is False
+
+
+def with_secret(service: str) -> Any:
+    """Secrets Manager answers with an API key; the other clients are real but unused."""
+    return Recorder() if service == "secretsmanager" else Clients()(service)
