@@ -6,7 +6,9 @@ a script of outcomes per key, so every reply the platform reads can be checked e
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +39,7 @@ def scripted_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     def process_object(
         ref: ObjectRef, runtime: object, deadline: Deadline, request_id: str
     ) -> ObjectResult:
+        assert request_id == "req-1"  # for the log line and the ledger's audit trail
         seen.append(ref.key)
         if ref.key == "bug.zip":
             raise RuntimeError("a bug")
@@ -172,3 +175,39 @@ def test_a_bug_is_an_internal_error_to_retry_in_a_batch_report() -> None:
         "resultCode": "TemporaryFailure",
         "resultString": "failed: internal.error",
     }
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    from extension_uploader.telemetry import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+    finally:
+        handler.setStream(previous)
+
+
+def test_a_malformed_part_is_logged_with_what_is_wrong(
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    handle({"Records": [sqs_message("m-broken", body="{oops")]})
+    [line] = [line for line in log_lines() if line["message"] == "malformed event"]
+    assert (line["reason"], line["problem"]) == ("event.malformed", "SQS message body is not JSON")
+
+
+def test_a_bug_is_logged_with_its_object_and_recorded_as_an_internal_error(
+    log_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    handle({"Records": [sqs_message("m-1", "bug.zip")]})
+    lines = log_lines()
+    [bug] = [line for line in lines if line["message"] == "unexpected error"]
+    assert bug["level"] == "ERROR"
+    assert (bug["bucket"], bug["key"]) == ("bucket", "bug.zip")
+    assert "RuntimeError: a bug" in bug["exception"]
+    [outcome] = [line for line in lines if line.get("reason") == reasons.INTERNAL_ERROR]
+    assert (outcome["key"], outcome["version_id"], outcome["status"]) == ("bug.zip", "v1", "failed")
+    assert outcome["milliseconds"] == 0
