@@ -333,3 +333,10 @@ def test_201_created_is_a_success() -> None:
     session = RecordingSession(json_reply(201, EXTENSION))
     client = EceClient("https://ece.example", Rotating(""), session=session)  # type: ignore[arg-type]
     assert client.get_extension("123", Deadline.after(60)).id == "123"
+
+
+def test_proxy_settings_from_the_environment_never_apply_to_ece_calls() -> None:
+    session = RecordingSession()
+    assert session.trust_env
+    EceClient("https://ece.example", Rotating(""), session=session)  # type: ignore[arg-type]
+    assert session.trust_env is False
