@@ -318,6 +318,8 @@ def report() -> None:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
+        notes().get("summary", "").strip(),
+        "",
         f"Survivors not yet explained: {unexplained}.",
         "",
         "## Mutants not killed",
