@@ -5,6 +5,7 @@
 #   make bench  benchmarks (printed as ratios, never asserted)
 #   make soak   concurrency, faults and at-least-once delivery; one line of zeros
 #   make sam-check  template lint, sam build on Python 3.13, the built artifact run
+#   make mutation  mutation testing, module by module; writes mutation/REPORT.md (not in test)
 #   make lock   refresh the hashed lock functions/requirements.txt that sam build installs
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ TOOLS_BIN   := $(TOOLS)/bin
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 LOCK_ARGS ?=
 
-.PHONY: setup demo test unit integration test-pythons lint format bench soak tools sam-check lock clean
+.PHONY: setup demo test unit integration test-pythons lint format bench soak tools sam-check lock mutation clean
 
 $(STAMP): pyproject.toml functions/extension_uploader/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
@@ -96,5 +97,19 @@ soak: setup
 bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# mutmut in the project's environment; each module is mutated in a staged copy under
+# .mutation/ against the tests that exercise it, for at most 15 minutes a module.
+# MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30"); without
+# it, every module: at most 7 x 15 minutes on 2 cores.
+MUTATION_ARGS ?=
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,dev,mutation]'
+	@touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	nice -n 10 $(BIN)/python mutation/run.py $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam
+	rm -rf .mutation mutants $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache build *.egg-info .aws-sam
