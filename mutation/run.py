@@ -50,7 +50,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "events": (["events.py"], [*UNIT, IT + "test_handler.py", IT + "test_redrive.py"]),
     "objects": (["objects.py"], [*UNIT, IT + "test_s3_faults.py", IT + "test_boundaries.py"]),
     "app": (["app.py"], [*UNIT, IT + "test_handler.py", IT + "test_s3_faults.py"]),
-    "ece": (["ece.py"], [*UNIT, IT + "test_ece_client.py"]),
+    "ece": (["ece.py", "ece_errors.py"], [*UNIT, IT + "test_ece_client.py"]),
     # The size-mismatch retry, S3 faults, IN_USE_POLICY and the outcome bus each have
     # their own integration file.
     "pipeline": (

@@ -12,7 +12,8 @@ import requests
 from extension_uploader import reasons
 from extension_uploader.credentials import Credentials
 from extension_uploader.deadline import Deadline
-from extension_uploader.ece import EceClient, EceError, Extension, error_from_reply
+from extension_uploader.ece import EceClient, Extension
+from extension_uploader.ece_errors import EceError, error_from_reply
 
 EXTENSION = {"id": "123", "name": "synonyms", "extension_type": "bundle", "version": "*"}
 
