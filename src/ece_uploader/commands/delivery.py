@@ -413,6 +413,42 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
+def deliver_all(
+    items: Sequence[T],
+    deliver: Callable[[Target, T], R],
+    context: Context,
+    args: Any,
+    *,
+    to: str,
+    verb: str,
+) -> list[R]:
+    """``deliver`` every item to the target ``to`` names, as the command's flags say
+    (``--wait``, ``--concurrency``, ``--template``, ``--function``, ``--json``): with a
+    progress bar on a terminal, the function's log lines kept aside, and a note of
+    where they went."""
+    show_progress = wants_progress(args.json)
+    with (
+        function_output(show_progress) as log_file,
+        open_target(
+            to,
+            context,
+            wait=args.wait,
+            concurrency=args.concurrency,
+            template=args.template,
+            function=args.function,
+        ) as target,
+    ):
+        results = run_all(
+            items,
+            lambda item: deliver(target, item),
+            concurrency=args.concurrency,
+            show_progress=show_progress,
+            description=f"{verb} to {target.label}",
+        )
+    write_log_note(log_file)
+    return results
+
+
 def write_log_note(path: Path | None, stream: IO[str] | None = None) -> None:
     if path is not None:
         print(f"the function's log lines: {path}", file=stream or sys.stderr)

@@ -41,13 +41,9 @@ from ece_uploader.commands.delivery import (
     Result,
     Target,
     add_target_arguments,
-    function_output,
-    open_target,
+    deliver_all,
     print_summary,
-    run_all,
     summarise,
-    wants_progress,
-    write_log_note,
 )
 
 REASON_MALFORMED = "event.malformed"
@@ -176,26 +172,14 @@ def redrive(context: Context, args: argparse.Namespace) -> list[Outcome]:
         raise UsageError(f"cannot read {args.queue}: {exc}") from None
     if not messages:
         return []
-    show_progress = wants_progress(args.json)
-    with (
-        function_output(show_progress) as log_file,
-        open_target(
-            args.to,
-            context,
-            wait=args.wait,
-            concurrency=args.concurrency,
-            template=args.template,
-            function=args.function,
-        ) as target,
-    ):
-        outcomes = run_all(
-            messages,
-            lambda message: redeliver(message, target),
-            concurrency=args.concurrency,
-            show_progress=show_progress,
-            description=f"redrive to {target.label}",
-        )
-    write_log_note(log_file)
+    outcomes = deliver_all(
+        messages,
+        lambda target, message: redeliver(message, target),
+        context,
+        args,
+        to=args.to,
+        verb="redrive",
+    )
     return [_delete_if_delivered(sqs, args.queue, outcome) for outcome in outcomes]
 
 

@@ -55,13 +55,10 @@ from ece_uploader.commands.delivery import (
     Result,
     add_target_arguments,
     any_failed,
-    function_output,
-    open_target,
+    deliver_all,
     print_summary,
-    run_all,
     summarise,
     wants_progress,
-    write_log_note,
 )
 
 STATUSES = ("uploaded", "rejected", "failed", "skipped", "missing")
@@ -435,7 +432,6 @@ def replay(context: Context, args: argparse.Namespace) -> Report:
     if args.dry_run or not selected:
         return report
     principal, account = _caller(context)
-    show_progress = wants_progress(args.json)
     if target.startswith("batch:"):
         return _replay_by_batch(
             context,
@@ -444,29 +440,13 @@ def replay(context: Context, args: argparse.Namespace) -> Report:
             report,
             account=account,
             principal=principal,
-            show_progress=show_progress,
+            show_progress=wants_progress(args.json),
         )
     region = s3.meta.region_name or "us-east-1"
     events = [notification(c, principal, region, force=args.force) for c in selected]
-    with (
-        function_output(show_progress) as log_file,
-        open_target(
-            target,
-            context,
-            wait=args.wait,
-            concurrency=args.concurrency,
-            template=args.template,
-            function=args.function,
-        ) as chosen,
-    ):
-        delivered = run_all(
-            events,
-            chosen.deliver,
-            concurrency=args.concurrency,
-            show_progress=show_progress,
-            description=f"replay to {chosen.label}",
-        )
-    write_log_note(log_file)
+    delivered = deliver_all(
+        events, lambda chosen, event: chosen.deliver(event), context, args, to=target, verb="replay"
+    )
     for candidate, results in zip(selected, delivered, strict=True):
         report.results.extend(_pinned(candidate, result) for result in results)
     return report
