@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,10 @@ service = os.getenv("POWERTOOLS_SERVICE_NAME") or SERVICE_NAME
 namespace = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
 logger = Logger(service=service)
 metrics = Metrics(namespace=namespace, service=service)
+# Lambda calls the handler one event at a time, but the command line runs it in
+# threads (replay, redrive, the soak), and Powertools' metric set is a plain dict
+# that flushes itself at 100 values: without the lock values are lost or doubled.
+_metrics_lock = threading.Lock()
 
 
 Handler = Callable[[Any, Any], Any]
@@ -71,16 +76,17 @@ def record_outcome(
     deployments_in_use: int = 0,
 ) -> None:
     """Emit the object's metrics and its one structured log line."""
-    _count(outcome.status, outcome.reason)
-    metrics.add_metric(
-        name=METRIC_PROCESSING_TIME, unit=MetricUnit.Milliseconds, value=milliseconds
-    )
-    if outcome.status is Status.UPLOADED:
+    with _metrics_lock:
+        _count(outcome.status, outcome.reason)
         metrics.add_metric(
-            name=METRIC_UPLOADED_BYTES, unit=MetricUnit.Bytes, value=outcome.uploaded_bytes
+            name=METRIC_PROCESSING_TIME, unit=MetricUnit.Milliseconds, value=milliseconds
         )
-        if deployments_in_use:
-            metrics.add_metric(name=METRIC_UPLOADED_IN_USE, unit=MetricUnit.Count, value=1)
+        if outcome.status is Status.UPLOADED:
+            metrics.add_metric(
+                name=METRIC_UPLOADED_BYTES, unit=MetricUnit.Bytes, value=outcome.uploaded_bytes
+            )
+            if deployments_in_use:
+                metrics.add_metric(name=METRIC_UPLOADED_IN_USE, unit=MetricUnit.Count, value=1)
     fields: dict[str, Any] = {
         "bucket": ref.bucket,
         "key": ref.key,
@@ -104,7 +110,8 @@ def record_outcome(
 
 def record_malformed_event(problem: str) -> None:
     """A delivery the function could not read: counted as failed, logged with why."""
-    _count(Status.FAILED, reasons.EVENT_MALFORMED)
+    with _metrics_lock:
+        _count(Status.FAILED, reasons.EVENT_MALFORMED)
     logger.error("malformed event", extra={"reason": reasons.EVENT_MALFORMED, "problem": problem})
 
 
