@@ -21,7 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ece_uploader.emulator import EceEmulator
-from ece_uploader.sandbox import create_ledger_table
+from ece_uploader.sandbox import create_ledger_table, make_dynamodb_item_operations_atomic
 from extension_uploader.app import build_runtime, handle_event
 from extension_uploader.config import Settings
 from extension_uploader.deadline import Deadline
@@ -43,6 +43,7 @@ FAST_RETRIES = {"backoff_base_seconds": 0.01}
 
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
+    make_dynamodb_item_operations_atomic()  # as DynamoDB is: the ledger's lease relies on it
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -9,6 +9,7 @@ starts the other invocation.
 from __future__ import annotations
 
 import io
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -324,3 +325,31 @@ def test_the_ledger_records_what_is_live_who_put_it_and_the_last_outcomes(
         ("uploaded", "ok"),
     ]
     assert record.outcomes[0]["principal"] == "AWS:AIDAEXAMPLE:ci-pipeline"
+
+
+def test_the_stand_in_applies_each_conditional_write_atomically(ledger_table: str) -> None:
+    """Racing conditional writes: one winner per item, as in DynamoDB (moto alone lets two win)."""
+    racers = 8
+    clients = [boto3.client("dynamodb") for _ in range(racers)]
+    winners: dict[int, list[int]] = {}
+
+    def race(item: int, racer: int, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            clients[racer].update_item(
+                TableName=ledger_table,
+                Key={"extension_id": {"S": f"race-{item}"}},
+                UpdateExpression="SET lease_owner = :me",
+                ConditionExpression="attribute_not_exists(lease_owner)",
+                ExpressionAttributeValues={":me": {"S": str(racer)}},
+            )
+        except clients[racer].exceptions.ConditionalCheckFailedException:
+            return
+        winners.setdefault(item, []).append(racer)
+
+    with ThreadPoolExecutor(racers) as pool:
+        for item in range(150):
+            start = threading.Barrier(racers)
+            list(pool.map(lambda racer: race(item, racer, start), range(racers)))  # noqa: B023
+
+    assert {item: len(won) for item, won in winners.items()} == dict.fromkeys(range(150), 1)

@@ -164,14 +164,12 @@ def test_a_good_zip_is_published_and_uploaded(
     data = bundle_zip()
     path = write_zip("synonyms v2.zip", data)
     # When CI publishes it and waits, as a separate process
-    started = time.monotonic()
     done = publish_process(
         str(path), "--bucket", bucket, "--extension-id", bundle,
         "--type", "bundle", "--wait", "--timeout", "60", "--json",
     )  # fmt: skip
     # Then it exits 0 with one JSON document naming the version and its outcome
     assert done.returncode == 0, done.stdout + done.stderr
-    assert time.monotonic() - started < 30
     document = json.loads(done.stdout)
     key = f"extensions/{bundle}/synonyms v2.zip"
     [version] = versions(s3, bucket)

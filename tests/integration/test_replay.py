@@ -236,7 +236,6 @@ def test_replay_re_drives_the_selection_and_leaves_the_newest_zip_in_every_exten
     tags_of: Tags,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    started = time.monotonic()
     code, document = replay(env_file, capsys, bucket, "--concurrency", "4")
 
     assert code == 0, document["summary"]
@@ -266,7 +265,6 @@ def test_replay_re_drives_the_selection_and_leaves_the_newest_zip_in_every_exten
     assert not [
         r for r in document["results"] if "corrupt" in r["key"] and r["status"] == "uploaded"
     ]
-    assert time.monotonic() - started < 60
 
 
 def test_the_summary_table_and_a_failure_exit(
