@@ -327,7 +327,6 @@ def _upload_verified(
         lease.flag_attention(reasons.ECE_SIZE_MISMATCH, upload.candidate, f"{first}; then {error}")
         raise EceError(
             reasons.ECE_SIZE_MISMATCH,
-            status=error.status,
             transient=True,
             server_message=f"twice: {error.server_message}",
         ) from None

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from extension_uploader.ece_errors import EceError
 from extension_uploader.pipeline import Runtime
 
 from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event
+from .test_ledger import wait_for
 
 
 class StaticKey:
@@ -404,7 +406,12 @@ def test_a_file_ece_cut_short_once_is_sent_again_within_the_invocation(
 
 
 def test_a_file_ece_keeps_cutting_short_fails_transiently_and_needs_attention(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     ece.script(Fault(keep_bytes=100), method="PUT", times=None)
     obj = put("cut.zip", bundle_zip(), {TAG: bundle})
@@ -412,8 +419,12 @@ def test_a_file_ece_keeps_cutting_short_fails_transiently_and_needs_attention(
         run(s3_event(obj), runtime)
     assert outcome(tags_of(obj)) == ("failed", "ece.size_mismatch")
     assert len(ece.uploads(bundle)) == 2
+    cut = f"ECE stored 100 bytes of {len(bundle_zip())} sent"
+    [line] = [line for line in function_logs() if line.get("key") == "cut.zip"]
+    assert line["detail"] == f"twice: {cut}"
     record = runtime.ledger.read(bundle)
     assert record.attention is not None and record.attention["reason"] == "ece.size_mismatch"
+    assert record.attention["detail"] == f"{cut}; then ece.size_mismatch (HTTP 200)"
     assert record.live is None and record.lease_owner is None
 
     ece.clear_faults()  # the platform's retry, once ECE behaves
@@ -421,6 +432,46 @@ def test_a_file_ece_keeps_cutting_short_fails_transiently_and_needs_attention(
     assert outcome(tags_of(obj)) == ("uploaded", "ok")
     assert ece.stored_bytes(bundle) == bundle_zip()
     assert runtime.ledger.read(bundle).attention is None
+
+
+def test_a_newer_version_written_during_a_cut_upload_stops_the_second_send(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    """The second send of a cut file is checked like any attempt: still the newest?"""
+    ece.script(Fault(keep_bytes=100, delay=1.0), method="PUT")
+    old = put("cut-then-new.zip", bundle_zip(), {TAG: bundle})
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run, s3_event(old), runtime)
+        wait_for(lambda: len(ece.find_requests("PUT")) == 1)
+        put("cut-then-new.zip", bundle_zip() + b"", {TAG: bundle})  # while ECE cuts the old one
+        result = first.result()
+
+    assert (result["results"][0]["status"], result["results"][0]["reason"]) == (
+        "skipped",
+        "upload.superseded",
+    )
+    assert [upload.size for upload in ece.uploads(bundle)] == [100]  # no second send
+    assert outcome(tags_of(old)) == ("skipped", "upload.superseded")
+
+
+def test_an_error_without_a_message_from_ece_is_logged_by_its_reason(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    ece.script(Fault(status=502, html="<html>Bad Gateway</html>"), method="PUT", times=None)
+    obj = put("silent.zip", bundle_zip(), {TAG: bundle})
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), make_runtime())
+    [line] = [line for line in function_logs() if line.get("key") == "silent.zip"]
+    assert (line["status"], line["reason"]) == ("failed", "ece.http_502")
+    assert line["detail"] == "ece.http_502 (HTTP 502)"
 
 
 class _SizeReportingEce(BaseHTTPRequestHandler):

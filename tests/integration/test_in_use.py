@@ -192,6 +192,7 @@ def test_outcomes_are_published_to_the_event_bus(
     obj = put("announce/x.zip", bundle_zip(), {TAG: bundle})
     event = s3_event(obj)
     event["Records"][0]["userIdentity"] = {"principalId": "AWS:AIDA:publisher"}
+    event["Records"][0]["requestParameters"] = {"sourceIPAddress": "203.0.113.9"}
 
     run(event, make_runtime({"OUTCOME_EVENT_BUS": bus}))
 
@@ -215,3 +216,24 @@ def test_outcomes_are_published_to_the_event_bus(
         "ok",
     )
     assert detail["sha256"] == obj.sha256 and detail["principal"] == "AWS:AIDA:publisher"
+    assert (detail["source_ip"], detail["deployments_in_use"]) == ("203.0.113.9", 0)
+
+
+def test_an_outcome_event_that_cannot_be_sent_is_logged_and_the_outcome_stands(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    obj = put("announce/nowhere.zip", bundle_zip(), {TAG: bundle})
+
+    result = run(s3_event(obj), make_runtime({"OUTCOME_EVENT_BUS": "no-such-bus"}))
+
+    assert result["results"][0]["status"] == "uploaded"
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+    [warning] = [
+        line for line in function_logs() if line["message"] == "outcome event not published"
+    ]
+    assert warning["level"] == "WARNING"
+    assert warning["error"].startswith("outcome event ")

@@ -270,6 +270,39 @@ def test_a_lease_that_cannot_be_had_in_time_is_transient(
     assert ledger.read(bundle).lease_owner == "someone-else"
 
 
+def test_an_upload_of_this_version_begun_elsewhere_meanwhile_is_a_duplicate(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    ledger_table: str,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """The lease taken by another invocation for this very version after the first look."""
+    obj = put("dup/late-lease.zip", zip_with("x"), {TAG: bundle})
+    ece.script(Fault(delay=1.0), method="GET", extension_id=bundle)  # the pre-flight
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(run, s3_event(obj), runtime)
+        wait_for(lambda: len(ece.find_requests("GET", extension_id=bundle)) == 1)
+        boto3.client("dynamodb").put_item(
+            TableName=ledger_table,
+            Item={
+                "extension_id": {"S": bundle},
+                "lease_owner": {"S": "another-invocation"},
+                "lease_expires": {"N": str(int((time.time() + 600) * 1000))},
+                "lease_object": {"S": f"s3://{obj.bucket}/{obj.key}#{obj.version_id}"},
+            },
+        )
+        [row] = result.result()["results"]
+
+    assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
+    [line] = [line for line in function_logs() if line.get("key") == obj.key]
+    assert line["detail"] == "another invocation uploads it"
+    assert tags_of(obj) == {TAG: bundle}  # the uploading invocation writes them
+    assert ece.find_requests("PUT") == []
+
+
 def test_an_expired_lease_is_taken_over(
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
 ) -> None:

@@ -94,6 +94,7 @@ def test_access_denied_is_a_permanent_failure(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     obj = put("denied/x.zip", bundle_zip(), {TAG: bundle})
     proxy.script(rule(target, "x.zip", status=403, code="AccessDenied", times=None))
@@ -102,6 +103,8 @@ def test_access_denied_is_a_permanent_failure(
 
     [row] = result["results"]
     assert (row["status"], row["reason"]) == ("failed", "s3.access_denied")
+    detail = object_line(function_logs(), obj)["detail"]  # a HEAD reply has no body
+    assert re.fullmatch(r"S3 [\w ]+ failed: (AccessDenied|403)", detail), detail
     assert len([hit for hit in proxy.hits(**target) if hit.effect == "error 403"]) == 1
     assert ece.find_requests("PUT") == []
     if tagged:  # the object was seen: its outcome is written on it
@@ -126,6 +129,42 @@ def test_access_denied_writing_the_tags_is_not_retried(
     assert ece.stored_bytes(bundle) == bundle_zip()
     assert tags_of(obj) == {TAG: bundle}
     assert len(proxy.hits(**WRITE_TAGS)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason"),
+    [(412, "PreconditionFailed", "object.changed"), (404, "NoSuchVersion", "object.deleted")],
+    ids=["changed", "gone"],
+)
+def test_an_object_replaced_or_gone_during_the_download_is_skipped_untagged(
+    status: int,
+    code: str,
+    reason: str,
+    proxy: FaultProxy,
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    obj = put("moved/x.zip", bundle_zip(), {TAG: bundle})
+    proxy.script(rule(DOWNLOAD, "x.zip", status=status, code=code, times=None))
+
+    result = run(s3_event(obj), make_runtime())
+
+    [row] = result["results"]
+    assert (row["status"], row["reason"]) == ("skipped", reason)
+    assert re.fullmatch(rf"S3 [\w ]+ failed: {code}", object_line(function_logs(), obj)["detail"])
+    assert proxy.hits(**WRITE_TAGS) == []  # not ours to tag: its own event comes, or none
+    assert tags_of(obj) == {TAG: bundle}
+    assert ece.find_requests("PUT") == []
+
+
+def object_line(lines: list[dict[str, Any]], obj: Put) -> dict[str, Any]:
+    """The function's one outcome line for ``obj``."""
+    [line] = [line for line in lines if line.get("key") == obj.key and "status" in line]
+    return line
 
 
 # -- Throttling and 5xx: boto3 absorbs one, the platform retries the rest ---------------------
