@@ -8,6 +8,7 @@ would from ECE and Secrets Manager. Plans last 0.3 s; the command looks every
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ece_uploader.cli import main
 from ece_uploader.emulator import EceEmulator, Fault
 
 from .conftest import API_KEY
+from .test_ledger import wait_for
 
 PLAN_SECONDS = 0.3
 FAST = ("--poll-seconds", "0.05", "--timeout", "30")
@@ -187,13 +189,22 @@ def test_apply_waits_for_a_pending_plan_and_never_cancels_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     first, second = two_users
-    ece.set_plan_duration(0.6, first)
+    ece.set_plan_duration(600, first)
     start_plan(ece, first)  # someone else's plan, still pending when the rollout starts
     assert outcomes(ece, first) == ["success", "pending"]
 
-    code, document, err = rollout(
-        env_file, capsys, "--extension", plugin, "--apply", "--wait", *FAST, "--json"
-    )
+    def reads() -> int:
+        return len(ece.find_requests("GET", deployment_id=first))
+
+    before = reads()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(
+            rollout, env_file, capsys, "--extension", plugin, "--apply", "--wait", *FAST, "--json"
+        )
+        wait_for(lambda: reads() >= before + 3)  # the rollout keeps finding it pending
+        assert outcomes(ece, first) == ["success", "pending"]
+        ece.set_plan_duration(0, first)  # their plan ends now
+        code, document, err = running.result()
 
     assert code == 0, err
     assert document["rolled"] == two_users
