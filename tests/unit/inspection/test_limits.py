@@ -226,3 +226,28 @@ def test_a_small_deflate64_entry_with_a_wrong_crc_is_corrupt(tmp_path: Path) -> 
 
     assert report.reason == reasons.ZIP_CORRUPT
     assert "CRC-32" in report.problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_entries": -1}, "limits must not be negative"),
+        ({"max_uncompressed_bytes": -1}, "limits must not be negative"),
+        ({"max_compression_ratio": 0}, "max_compression_ratio must be at least 1"),
+        ({"deflate64_policy": "keep"}, "unknown deflate64_policy 'keep'"),
+    ],
+)
+def test_impossible_limits_are_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Limits(**settings)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_the_smallest_limits_are_allowed() -> None:
+    limits = Limits(max_entries=0, max_uncompressed_bytes=0, max_compression_ratio=1)
+    assert (limits.max_entries, limits.max_uncompressed_bytes, limits.max_compression_ratio) == (
+        0,
+        0,
+        1,
+    )
+    assert Limits(deflate64_policy="reject").deflate64_policy == "reject"
