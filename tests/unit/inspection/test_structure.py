@@ -168,10 +168,9 @@ def test_an_overrunning_extra_field_names_the_entry_and_the_field(
 ) -> None:
     from .corpus import OVERRUNNING_EXTRA
 
-    extras = {"extra": OVERRUNNING_EXTRA, "local_extra": b""}
-    if side == "local":
-        extras = {"extra": b"", "local_extra": OVERRUNNING_EXTRA}
-    report = inspect_archive(_write(tmp_path, craft([Member("plugin.jar", b"x", **extras)])))
+    extra, local_extra = (OVERRUNNING_EXTRA, b"") if side == "central" else (b"", OVERRUNNING_EXTRA)
+    member = Member("plugin.jar", b"x", extra=extra, local_extra=local_extra)
+    report = inspect_archive(_write(tmp_path, craft([member])))
 
     assert report.reason == reasons.ZIP_CORRUPT
     problem = report.problems[0]
