@@ -83,17 +83,15 @@ def _deflated(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def _deflated64(chunks: Iterator[bytes]) -> Iterator[bytes]:
     decompressor = _new_deflate64()
-    for chunk in chunks:
-        view = memoryview(chunk)
-        for start in range(0, len(view), DEFLATE64_STEP_BYTES):
-            if decompressor.eof:
-                raise Refusal(reasons.ZIP_CORRUPT, "data follows the end of the compressed stream")
-            try:
-                out = decompressor.decompress(view[start : start + DEFLATE64_STEP_BYTES])
-            except ValueError as exc:  # what the Deflate64 decoder raises for bad data
-                raise Refusal(reasons.ZIP_CORRUPT, "the compressed data is damaged") from exc
-            if out:
-                yield out
+    for step in _deflate64_steps(chunks):
+        if decompressor.eof:
+            raise Refusal(reasons.ZIP_CORRUPT, "data follows the end of the compressed stream")
+        try:
+            out = decompressor.decompress(step)
+        except ValueError as exc:  # what the Deflate64 decoder raises for bad data
+            raise Refusal(reasons.ZIP_CORRUPT, "the compressed data is damaged") from exc
+        if out:
+            yield out
     if not decompressor.eof:
         raise Refusal(reasons.ZIP_CORRUPT, "the compressed stream is truncated")
 
@@ -173,3 +171,23 @@ def verify_entry(
     if crc != expected.crc:
         raise Refusal(reasons.ZIP_CORRUPT, "the CRC-32 of the data does not match")
     return produced, b"".join(kept) if keep else None
+
+
+def _deflate64_steps(chunks: Iterator[bytes]) -> Iterator[memoryview]:
+    """The input in steps of :data:`DEFLATE64_STEP_BYTES`, the last step a byte at a time.
+
+    The Deflate64 decoder does not tell how much of its input it used: bytes after the
+    end of the stream in the same step would pass unseen. A stream that ends before
+    the last step is followed by another step (refused); one that ends in the last
+    step is found exactly, since that step is fed byte by byte.
+    """
+    last: memoryview | None = None
+    for chunk in chunks:
+        view = memoryview(chunk)
+        for start in range(0, len(view), DEFLATE64_STEP_BYTES):
+            if last is not None:
+                yield last
+            last = view[start : start + DEFLATE64_STEP_BYTES]
+    if last is not None:
+        for start in range(len(last)):
+            yield last[start : start + 1]
