@@ -452,12 +452,12 @@ def _remember_outcome(
     ref: ObjectRef, facts: _Facts, outcome: Outcome, runtime: Runtime, request_id: str
 ) -> None:
     """The extension's recent outcomes in the ledger, for ``ece-uploader status``."""
-    assert facts.extension_id is not None
+    assert facts.extension_id is not None and facts.info is not None  # both from the head
     entry = {
         "at": format_timestamp(runtime.now()),
         "bucket": ref.bucket,
         "key": ref.key,
-        "version_id": facts.info.version_id if facts.info else ref.version_id,
+        "version_id": facts.info.version_id,
         "status": outcome.status.value,
         "reason": outcome.reason,
         "request_id": request_id,

@@ -38,6 +38,7 @@ def test_the_deployments_using_an_extension_are_counted_and_recorded(
     assert result["results"][0]["status"] == "uploaded"
     [line] = [entry for entry in function_logs() if entry.get("key") == "in-use/x.zip"]
     assert line["deployments_in_use"] == 2
+    assert (line["extension_type"], line["extension_version"]) == ("bundle", "*")
     assert sorted(line["deployment_ids"]) == sorted([first, second])
     live = runtime.ledger.read(bundle).live
     assert live is not None and live.deployments_count == 2

@@ -21,6 +21,7 @@ import pytest
 
 from ece_uploader.emulator import EceEmulator, Fault
 from extension_uploader.app import RetryableEventError
+from extension_uploader.events import REPLAY_MARKER
 from extension_uploader.ledger import Ledger
 from extension_uploader.outcome import TAG_SHA256, TAG_STATUS
 from extension_uploader.pipeline import Runtime
@@ -353,11 +354,73 @@ def test_the_ledger_records_what_is_live_who_put_it_and_the_last_outcomes(
     assert record.live.principal == "AWS:AIDAEXAMPLE:ci-pipeline"
     assert record.live.source_ip == "192.0.2.10"
     assert record.live.ece_size == first.size and record.live.ece_last_modified
+    assert (record.live.request_id, record.live.via) == ("local", "upload")
     assert [(o["status"], o["reason"]) for o in record.outcomes] == [
         ("skipped", "upload.duplicate"),
         ("uploaded", "ok"),
     ]
-    assert record.outcomes[0]["principal"] == "AWS:AIDAEXAMPLE:ci-pipeline"
+    latest = record.outcomes[0]
+    assert set(latest) == {
+        "at", "bucket", "key", "version_id", "status", "reason", "request_id", "principal",
+    }  # fmt: skip
+    assert (latest["bucket"], latest["key"], latest["version_id"]) == (
+        first.bucket,
+        "audit/a.zip",
+        first.version_id,
+    )
+    assert latest["request_id"] == "local" and latest["at"].endswith("Z")
+    assert latest["principal"] == "AWS:AIDAEXAMPLE:ci-pipeline"
+
+
+def test_an_event_without_a_version_id_is_recorded_under_the_version_it_read(
+    put: Callable[..., Put], runtime: Runtime, bundle: str
+) -> None:
+    obj = put("audit/unversioned-event.zip", zip_with("u"), {TAG: bundle})
+    event = s3_event(obj)
+    del event["Records"][0]["s3"]["object"]["versionId"]
+
+    run(event, runtime)
+
+    record = runtime.ledger.read(bundle)
+    assert record.live is not None and record.live.object.version_id == obj.version_id
+    assert record.outcomes[0]["version_id"] == obj.version_id
+
+
+def test_a_version_made_live_while_this_one_was_read_is_a_duplicate_under_the_lease(
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+) -> None:
+    """The late delivery passed the first look (nothing live yet), then found it live."""
+    obj = put("dup/under-lease.zip", zip_with("x"), {TAG: bundle})
+    ece.script(Fault(delay=1.5), method="GET", extension_id=bundle)  # the late one's pre-flight
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(run, s3_event(obj), make_runtime())
+        wait_for(lambda: len(ece.find_requests("GET", extension_id=bundle)) == 1)
+        run(s3_event(obj), make_runtime())  # the other delivery: uploads and commits
+        assert outcome(tags_of(obj)) == ("uploaded", "ok")
+        [row] = late.result()["results"]
+
+    assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
+    assert accepted(ece, bundle) == [obj.sha256]
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+def test_a_forced_delivery_uploads_the_live_version_once_more(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    obj = put("force/x.zip", zip_with("x"), {TAG: bundle})
+    run(s3_event(obj), runtime)
+    run(s3_event(obj), runtime)  # a duplicate: nothing sent
+
+    forced = s3_event(obj) | {REPLAY_MARKER: {"force": True}}
+    [row] = run(forced, runtime)["results"]
+
+    assert (row["status"], row["reason"]) == ("uploaded", "ok")
+    assert accepted(ece, bundle) == [obj.sha256, obj.sha256]
+    assert outcome(tags_of(obj)) == ("uploaded", "ok")
 
 
 def test_the_stand_in_applies_each_conditional_write_atomically(ledger_table: str) -> None:
