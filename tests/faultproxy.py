@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import re
 import socket
 import struct
@@ -49,7 +50,9 @@ class Rule:
     Matching: ``method`` (exact, or None for any), ``path`` (a regular expression
     searched in the path, without the query), ``query`` (a parameter name that
     must be in the query, e.g. ``tagging``; ``""`` means no query at all; None:
-    anything), ``without`` (a parameter name that must not be in the query).
+    anything), ``without`` (a parameter name that must not be in the query),
+    ``operation`` (a JSON-protocol request's operation, from ``X-Amz-Target``, e.g.
+    DynamoDB's ``UpdateItem``; its error reply is then JSON, as those services send).
     ``times``: how many requests it applies to, None for every matching one.
 
     Effect, one of: ``status`` (an S3 XML error with ``code``; no body for HEAD,
@@ -62,6 +65,7 @@ class Rule:
     path: str | None = None
     query: str | None = None
     without: str | None = None
+    operation: str | None = None
     times: int | None = 1
     status: int | None = None
     code: str = "InternalError"
@@ -73,10 +77,12 @@ class Rule:
         if self.status is None and self.cut_after is None and not self.reset:
             raise ValueError("a rule needs an effect: status, cut_after or reset")
 
-    def matches(self, method: str, path: str, query: str) -> bool:
+    def matches(self, method: str, path: str, query: str, operation: str = "") -> bool:
         if self.times is not None and self.used >= self.times:
             return False
         if self.method is not None and method != self.method:
+            return False
+        if self.operation is not None and operation != self.operation:
             return False
         if self.path is not None and not re.search(self.path, path):
             return False
@@ -155,10 +161,10 @@ class FaultProxy:
         with self._lock:
             return [hit for hit in self._hits if probe.matches(hit.method, hit.path, hit.query)]
 
-    def _take_rule(self, method: str, path: str, query: str) -> Rule | None:
+    def _take_rule(self, method: str, path: str, query: str, operation: str) -> Rule | None:
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path, query):
+                if rule.matches(method, path, query, operation):
                     rule.used += 1
                     return rule
         return None
@@ -209,7 +215,7 @@ class FaultProxy:
             def _proxy(self) -> None:
                 path, _, query = self.path.partition("?")
                 body = self._read_body()
-                rule = proxy._take_rule(self.command, path, query)
+                rule = proxy._take_rule(self.command, path, query, self._operation())
                 if rule is not None and rule.status is not None:
                     proxy._record(Hit(self.command, path, query, f"error {rule.status}"))
                     self._send_error_reply(rule)
@@ -278,20 +284,30 @@ class FaultProxy:
                     self.wfile.write(data)
                 self.wfile.flush()
 
+            def _operation(self) -> str:
+                """The operation of a JSON-protocol request (DynamoDB's ``UpdateItem``...)."""
+                return self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+
             def _send_error_reply(self, rule: Rule) -> None:
                 assert rule.status is not None
-                xml = (
-                    '<?xml version="1.0" encoding="UTF-8"?>\n'
-                    f"<Error><Code>{rule.code}</Code><Message>scripted fault</Message>"
-                    "<RequestId>FAULTPROXY</RequestId></Error>"
-                ).encode()
+                if self._operation():  # a JSON-protocol service answers in JSON
+                    kind = "application/x-amz-json-1.0"
+                    body = json.dumps({"__type": rule.code, "message": "scripted fault"}).encode()
+                else:
+                    kind = "application/xml"
+                    body = (
+                        '<?xml version="1.0" encoding="UTF-8"?>\n'
+                        f"<Error><Code>{rule.code}</Code><Message>scripted fault</Message>"
+                        "<RequestId>FAULTPROXY</RequestId></Error>"
+                    ).encode()
                 self.send_response_only(rule.status)
-                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Type", kind)
                 self.send_header("x-amz-request-id", "FAULTPROXY")
-                self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(xml)))
+                length = 0 if self.command == "HEAD" else len(body)
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(xml)
+                    self.wfile.write(body)
                 self.wfile.flush()
 
             def _reset(self) -> None:

@@ -25,6 +25,7 @@ from extension_uploader.events import REPLAY_MARKER
 from extension_uploader.ledger import Ledger
 from extension_uploader.outcome import TAG_SHA256, TAG_STATUS
 from extension_uploader.pipeline import Runtime
+from tests.faultproxy import FaultProxy, Rule
 
 from .conftest import TAG, Put, Tags, outcome, run, s3_event
 
@@ -449,3 +450,32 @@ def test_the_stand_in_applies_each_conditional_write_atomically(ledger_table: st
             list(pool.map(lambda racer: race(item, racer, start), range(racers)))  # noqa: B023
 
     assert {item: len(won) for item, won in winners.items()} == dict.fromkeys(range(150), 1)
+
+
+def test_an_outcome_the_ledger_cannot_keep_is_logged_and_stands(
+    aws_endpoint: str,
+    put: Callable[..., Put],
+    tags_of: Tags,
+    make_runtime: Callable[..., Runtime],
+    bundle: str,
+    monkeypatch: pytest.MonkeyPatch,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """The ledger's outcome history is best effort: its failure is a warning, not a retry."""
+    obj = put("history/corrupt.zip", zip_with("x")[:-30], {TAG: bundle})  # refused after a look
+    with FaultProxy(aws_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        refused = Rule(operation="UpdateItem", status=400, code="ValidationException", times=None)
+        proxy.script(refused)
+        [row] = run(s3_event(obj), make_runtime())["results"]
+
+    assert (row["status"], row["reason"]) == ("rejected", "zip.corrupt")
+    assert outcome(tags_of(obj)) == ("rejected", "zip.corrupt")
+    [warning] = [
+        line
+        for line in function_logs()
+        if line["message"] == "could not keep the outcome in the ledger"
+    ]
+    assert warning["level"] == "WARNING"
+    assert (warning["key"], warning["reason"]) == (obj.key, "ledger.unavailable")
+    assert "ValidationException" in warning["error"]
