@@ -22,6 +22,7 @@ from extension_uploader.inspection.streaming import (
     verify_entry,
 )
 
+from .test_streaming import _expected
 from .zipcraft import DEFLATED, DEFLATED64, STORED, Member, craft, deflate64_literals, raw_deflate
 
 FOLLOWS = "data follows the end of the compressed stream"
@@ -31,17 +32,6 @@ DAMAGED = "the compressed data is damaged"
 
 def _fh(payload: bytes) -> BinaryIO:
     return cast(BinaryIO, io.BytesIO(payload))
-
-
-def _expected(payload: bytes, data: bytes, method: int, **changes: int) -> Expected:
-    fields = {
-        "offset": 0,
-        "compressed_size": len(payload),
-        "file_size": len(data),
-        "crc": zlib.crc32(data),
-    }
-    fields.update(changes)
-    return Expected(method=method, **fields)
 
 
 def _chunks(payload: bytes, method: int) -> list[bytes]:
