@@ -180,8 +180,8 @@ def _check_and_upload(
     record = runtime.ledger.read(extension_id)
     facts.tracked = record.live is not None
     if settled := _settled_by_ledger(
-        record, candidate, info, runtime, rollback=ref.rollback, force=ref.force
-    ):
+        record, candidate, info, runtime, holder="", rollback=ref.rollback, force=ref.force
+    ):  # no lease of ours yet: any holder is another invocation
         return settled
 
     extension = runtime.ece.get_extension(extension_id, deadline)
@@ -353,9 +353,9 @@ def _settled_by_ledger(
     info: ObjectInfo,
     runtime: Runtime,
     *,
-    holder: str = "",
-    rollback: bool = False,
-    force: bool = False,
+    holder: str,
+    rollback: bool,
+    force: bool,
 ) -> Outcome | None:
     """A duplicate or a superseded object, by what the ledger says is live or being uploaded.
 

@@ -323,6 +323,39 @@ def test_an_expired_lease_is_taken_over(
     assert runtime.ledger.read(bundle).lease_owner is None
 
 
+def lease_on(ledger_table: str, extension_id: str, obj: Put, seconds_left: float) -> None:
+    """Another invocation's lease on ``obj`` itself, ending ``seconds_left`` from now."""
+    boto3.client("dynamodb").put_item(
+        TableName=ledger_table,
+        Item={
+            "extension_id": {"S": extension_id},
+            "lease_owner": {"S": "another-invocation"},
+            "lease_expires": {"N": str(int((time.time() + seconds_left) * 1000))},
+            "lease_object": {"S": f"s3://{obj.bucket}/{obj.key}#{obj.version_id}"},
+        },
+    )
+
+
+def test_a_lease_on_this_version_seen_at_the_first_look_is_a_duplicate_before_any_call(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
+) -> None:
+    obj = put("lease/first-look.zip", zip_with("x"), {TAG: bundle})
+    lease_on(ledger_table, bundle, obj, seconds_left=600)
+    [row] = run(s3_event(obj), runtime)["results"]
+    assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
+    assert ece.requests == []  # not even the pre-flight
+
+
+def test_an_expired_lease_on_this_very_version_does_not_make_it_a_duplicate(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
+) -> None:
+    obj = put("lease/expired.zip", zip_with("x"), {TAG: bundle})
+    lease_on(ledger_table, bundle, obj, seconds_left=-1)  # its invocation died mid-upload
+    [row] = run(s3_event(obj), runtime)["results"]
+    assert (row["status"], row["reason"]) == ("uploaded", "ok")
+    assert ece.stored_bytes(bundle) == zip_with("x")
+
+
 def test_an_unreachable_ledger_is_transient_and_nothing_is_uploaded(
     put: Callable[..., Put],
     make_runtime: Callable[..., Runtime],
