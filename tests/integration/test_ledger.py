@@ -59,6 +59,31 @@ def accepted(ece: EceEmulator, extension_id: str) -> list[str]:
     return [upload.sha256 for upload in ece.uploads(extension_id)]
 
 
+def identity(obj: Put) -> str:
+    """How the ledger names an object version."""
+    return f"s3://{obj.bucket}/{obj.key}#{obj.version_id}"
+
+
+def lease_on(
+    ledger_table: str,
+    extension_id: str,
+    leased: str,
+    seconds_left: float,
+    owner: str = "another-invocation",
+) -> None:
+    """Another invocation's lease on the object version ``leased``, ending ``seconds_left``
+    from now (in the past when negative: an invocation that died)."""
+    boto3.client("dynamodb").put_item(
+        TableName=ledger_table,
+        Item={
+            "extension_id": {"S": extension_id},
+            "lease_owner": {"S": owner},
+            "lease_expires": {"N": str(int((time.time() + seconds_left) * 1000))},
+            "lease_object": {"S": leased},
+        },
+    )
+
+
 def test_older_version_waiting_out_retry_after_never_lands_after_the_newer_one(
     put: Callable[..., Put],
     make_runtime: Callable[..., Runtime],
@@ -251,15 +276,8 @@ def test_a_lease_that_cannot_be_had_in_time_is_transient(
     ledger_table: str,
 ) -> None:
     ledger = Ledger(boto3.client("dynamodb"), ledger_table)
-    boto3.client("dynamodb").put_item(  # another invocation holds the lease for 10 minutes
-        TableName=ledger_table,
-        Item={
-            "extension_id": {"S": bundle},
-            "lease_owner": {"S": "someone-else"},
-            "lease_expires": {"N": str(int((time.time() + 600) * 1000))},
-            "lease_object": {"S": "s3://other/key#v"},
-        },
-    )
+    # another invocation holds the lease for 10 minutes
+    lease_on(ledger_table, bundle, "s3://other/key#v", 600, owner="someone-else")
     obj = put("busy/x.zip", zip_with("x"), {TAG: bundle})
 
     started = time.monotonic()
@@ -287,15 +305,7 @@ def test_an_upload_of_this_version_begun_elsewhere_meanwhile_is_a_duplicate(
     with ThreadPoolExecutor(1) as pool:
         result = pool.submit(run, s3_event(obj), runtime)
         wait_for(lambda: len(ece.find_requests("GET", extension_id=bundle)) == 1)
-        boto3.client("dynamodb").put_item(
-            TableName=ledger_table,
-            Item={
-                "extension_id": {"S": bundle},
-                "lease_owner": {"S": "another-invocation"},
-                "lease_expires": {"N": str(int((time.time() + 600) * 1000))},
-                "lease_object": {"S": f"s3://{obj.bucket}/{obj.key}#{obj.version_id}"},
-            },
-        )
+        lease_on(ledger_table, bundle, identity(obj), 600)
         [row] = result.result()["results"]
 
     assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
@@ -308,39 +318,19 @@ def test_an_upload_of_this_version_begun_elsewhere_meanwhile_is_a_duplicate(
 def test_an_expired_lease_is_taken_over(
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
 ) -> None:
-    boto3.client("dynamodb").put_item(  # an invocation that died: its lease ran out
-        TableName=ledger_table,
-        Item={
-            "extension_id": {"S": bundle},
-            "lease_owner": {"S": "dead"},
-            "lease_expires": {"N": str(int((time.time() - 1) * 1000))},
-            "lease_object": {"S": "s3://other/key#v"},
-        },
-    )
+    # an invocation that died: its lease ran out
+    lease_on(ledger_table, bundle, "s3://other/key#v", -1, owner="dead")
     obj = put("taken/x.zip", zip_with("x"), {TAG: bundle})
     run(s3_event(obj), runtime)
     assert ece.stored_bytes(bundle) == zip_with("x")
     assert runtime.ledger.read(bundle).lease_owner is None
 
 
-def lease_on(ledger_table: str, extension_id: str, obj: Put, seconds_left: float) -> None:
-    """Another invocation's lease on ``obj`` itself, ending ``seconds_left`` from now."""
-    boto3.client("dynamodb").put_item(
-        TableName=ledger_table,
-        Item={
-            "extension_id": {"S": extension_id},
-            "lease_owner": {"S": "another-invocation"},
-            "lease_expires": {"N": str(int((time.time() + seconds_left) * 1000))},
-            "lease_object": {"S": f"s3://{obj.bucket}/{obj.key}#{obj.version_id}"},
-        },
-    )
-
-
 def test_a_lease_on_this_version_seen_at_the_first_look_is_a_duplicate_before_any_call(
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
 ) -> None:
     obj = put("lease/first-look.zip", zip_with("x"), {TAG: bundle})
-    lease_on(ledger_table, bundle, obj, seconds_left=600)
+    lease_on(ledger_table, bundle, identity(obj), seconds_left=600)
     [row] = run(s3_event(obj), runtime)["results"]
     assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
     assert ece.requests == []  # not even the pre-flight
@@ -350,7 +340,7 @@ def test_an_expired_lease_on_this_very_version_does_not_make_it_a_duplicate(
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
 ) -> None:
     obj = put("lease/expired.zip", zip_with("x"), {TAG: bundle})
-    lease_on(ledger_table, bundle, obj, seconds_left=-1)  # its invocation died mid-upload
+    lease_on(ledger_table, bundle, identity(obj), seconds_left=-1)  # its invocation died mid-upload
     [row] = run(s3_event(obj), runtime)["results"]
     assert (row["status"], row["reason"]) == ("uploaded", "ok")
     assert ece.stored_bytes(bundle) == zip_with("x")
