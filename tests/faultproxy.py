@@ -194,7 +194,7 @@ class FaultProxy:
 
             def _read_body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
+                    chunks: list[bytes] = []
                     total = 0
                     while True:
                         size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
