@@ -3,6 +3,7 @@
     python mutation/run.py                 every module in MODULES, then the report
     python mutation/run.py pipeline ece    those modules only, then the report
     python mutation/run.py --report        the report from the results already there
+    python mutation/run.py pipeline --resume   go on from where that module's last run stopped
 
 Each module runs in a staged copy of the project under ``.mutation/<module>/`` where
 the package sits at ``src/extension_uploader``, the layout mutmut understands (the
@@ -10,6 +11,12 @@ project maps ``functions/extension_uploader`` with setuptools' ``package-dir``, 
 mutmut would name ``functions.extension_uploader`` and could not import). Only that
 module's files are mutated, and only against the tests that exercise it; mutmut then
 runs, for each mutant, only the tests that called the mutated function.
+
+A run stopped by its time bound can be resumed: the stage and mutmut's verdicts are
+kept, the tests are copied in afresh, and the survivors are tested again with them
+along with every mutant not yet reached. A killed mutant stays killed, which holds as
+long as tests are only added between the runs; mutmut itself tests a mutant again if
+its function changed. A fresh run (without ``--resume``) starts from nothing.
 
 The counts and every mutant not killed go to ``mutation/results/<module>.json``;
 ``mutation/REPORT.md`` is written from those and from ``mutation/survivors.toml``,
@@ -85,32 +92,40 @@ STAGED = ["tests", "events", "template.yaml", "pyproject.toml", "README.md", "sa
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
-def stage(module: str) -> Path:
+def stage(module: str, *, resume: bool) -> Path:
+    """The module's stage, made afresh; or, resuming, refreshed around mutmut's ``mutants/``."""
     root = STAGE / module
-    shutil.rmtree(root, ignore_errors=True)
+    if not resume:
+        shutil.rmtree(root, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "functions/extension_uploader", root / PACKAGE, ignore=ignore)
-    shutil.copytree(REPO / "src/ece_uploader", root / "src/ece_uploader", ignore=ignore)
-    shutil.copytree(REPO / "functions", root / "functions", ignore=ignore)
-    for name in STAGED:
-        source = REPO / name
+    copies = {
+        REPO / "functions/extension_uploader": root / PACKAGE,
+        REPO / "src/ece_uploader": root / "src/ece_uploader",
+        REPO / "functions": root / "functions",
+        **{REPO / name: root / name for name in STAGED},
+    }
+    for source, target in copies.items():
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=ignore)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target, ignore=ignore)
         elif source.exists():
-            shutil.copy2(source, root / name)
+            shutil.copy2(source, target)
     return root
 
 
-def run_module(module: str, jobs: int, minutes: float) -> dict[str, Any]:
+def run_module(module: str, jobs: int, minutes: float, *, resume: bool) -> dict[str, Any]:
     """One module in its stage, stopped after ``minutes``: what was tested by then counts."""
-    root = stage(module)
+    resume = resume and (STAGE / module / "mutants").is_dir()
+    before = json.loads((RESULTS / f"{module}.json").read_text()) if resume else {}
+    root = stage(module, resume=resume)
     started = time.monotonic()
     script = str(Path(__file__).resolve())
     env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
     log = root / "mutmut.log"
-    with log.open("w") as out:
+    with log.open("a" if resume else "w") as out:
         child = subprocess.Popen(  # noqa: S603 - this very script, in the stage
-            [sys.executable, script, "--child", module, "--jobs", str(jobs)],
+            [sys.executable, script, "--child", module, "--jobs", str(jobs)]
+            + (["--resume"] if resume else []),
             cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -129,16 +144,20 @@ def run_module(module: str, jobs: int, minutes: float) -> dict[str, Any]:
         tail = log.read_text().splitlines()[-40:]
         raise SystemExit(f"mutmut failed on {module} (exit {code}):\n" + "\n".join(tail))
     result = json.loads((root / "result.json").read_text())
-    result["seconds"] = round(time.monotonic() - started)
+    result["seconds"] = before.get("seconds", 0) + round(time.monotonic() - started)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return result
 
 
-def child(module: str, jobs: int) -> None:
+def child(module: str, jobs: int, *, resume: bool) -> None:
     """In the stage: configure mutmut for one module, run it, write result.json."""
     configure(module)
-    from mutmut.__main__ import _run
+    from mutmut.__main__ import _reset_mutant_results, _run
+    from mutmut.stats import status_by_exit_code
+
+    if resume:  # the survivors meet the tests as they are now
+        _reset_mutant_results(lambda _key, code: status_by_exit_code[code] == "survived")
 
     try:
         _run([], max_children=jobs)
@@ -161,7 +180,11 @@ def configure(module: str) -> None:
         do_not_mutate=[],
         # mutmut runs the tests inside mutants/: what they read must be there too.
         also_copy=[*base.also_copy, *map(Path, [*STAGED, "functions", "src/ece_uploader"])],
-        pytest_add_cli_args=["-p", "no:cacheprovider", "-p", "reopen_log_streams"],
+        pytest_add_cli_args=[
+            *("-p", "no:cacheprovider"),
+            *("-p", "reopen_log_streams"),
+            *("-p", "fastest_first"),  # a mutant the quick tests kill costs them only
+        ],
         pytest_add_cli_args_test_selection=tests,
         use_git_change_detection=False,
         track_dependencies=False,
@@ -347,11 +370,12 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=15, help="time bound per module (default 15)"
     )
+    parser.add_argument("--resume", action="store_true", help="go on from the module's last run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--harvest", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.jobs)
+        child(args.child, args.jobs, resume=args.resume)
         return
     if args.harvest:
         configure(args.harvest)
@@ -362,7 +386,7 @@ def main() -> None:
     if not args.report:
         for module in args.modules or list(MODULES):
             print(f"== {module}", flush=True)
-            result = run_module(module, args.jobs, args.minutes)
+            result = run_module(module, args.jobs, args.minutes, resume=args.resume)
             print(json.dumps({k: v for k, v in result.items() if k != "not_killed"}), flush=True)
     report()
     print(f"wrote {REPORT.relative_to(REPO)}")
