@@ -230,3 +230,12 @@ def function_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
     finally:
         handler.setStream(previous)
+
+
+Logs = Callable[[], list[dict[str, Any]]]
+
+
+def log_line(function_logs: Logs, key: str) -> dict[str, Any]:
+    """The one outcome line the function logged for ``key``."""
+    [line] = [line for line in function_logs() if line.get("key") == key and "status" in line]
+    return line

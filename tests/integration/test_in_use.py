@@ -17,6 +17,7 @@ from ece_uploader.emulator import EceEmulator
 from ece_uploader.samples import bundle_zip
 from extension_uploader.outcome import TAG_REPLACE_IN_USE
 from extension_uploader.pipeline import Runtime
+from extension_uploader.telemetry import METRIC_UPLOADED_IN_USE, metrics
 
 from .conftest import TAG, Put, Tags, outcome, run, s3_event
 from .test_ledger import next_second, zip_with
@@ -32,10 +33,12 @@ def test_the_deployments_using_an_extension_are_counted_and_recorded(
     first = ece.create_deployment("search-a", bundles=[bundle])["id"]
     second = ece.create_deployment("search-b", bundles=[bundle])["id"]
     obj = put("in-use/x.zip", bundle_zip(), {TAG: bundle})
+    metrics.clear_metrics()
 
     result = run(s3_event(obj), runtime)
 
     assert result["results"][0]["status"] == "uploaded"
+    assert metrics.metric_set[METRIC_UPLOADED_IN_USE]["Value"] == [1.0]
     [line] = [entry for entry in function_logs() if entry.get("key") == "in-use/x.zip"]
     assert line["deployments_in_use"] == 2
     assert (line["extension_type"], line["extension_version"]) == ("bundle", "*")

@@ -27,7 +27,7 @@ from extension_uploader.outcome import TAG_SHA256, TAG_STATUS
 from extension_uploader.pipeline import Runtime
 from tests.faultproxy import FaultProxy, Rule
 
-from .conftest import TAG, Put, Tags, outcome, run, s3_event
+from .conftest import TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
 
 
 def zip_with(label: str) -> bytes:
@@ -207,7 +207,12 @@ def test_one_event_delivered_twice_at_once_is_uploaded_once(
 
 
 def test_late_retry_of_an_older_object_after_a_newer_one_is_live_is_superseded(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     old = put("a/late.zip", zip_with("old"), {TAG: bundle})
     next_second()
@@ -218,12 +223,20 @@ def test_late_retry_of_an_older_object_after_a_newer_one_is_live_is_superseded(
     run(s3_event(old), runtime)  # and a replay after that
 
     assert outcome(tags_of(old)) == ("skipped", "upload.superseded")
+    details = {line["detail"] for line in function_logs() if line.get("key") == old.key}
+    assert details == {f"{identity(new)} is live"}
     assert ece.stored_bytes(bundle) == zip_with("new")
     assert accepted(ece, bundle) == [new.sha256]
 
 
 def test_a_delete_marker_is_never_tagged(
-    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    s3: Any,
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("gone/x.zip", zip_with("x"), {TAG: bundle})
     s3.delete_object(Bucket=obj.bucket, Key=obj.key)  # a normal delete: a delete marker
@@ -232,6 +245,7 @@ def test_a_delete_marker_is_never_tagged(
 
     assert result["results"][0]["reason"] == "object.deleted"
     assert TAG_STATUS not in tags_of(obj)  # the old version keeps the tags it had
+    assert log_line(function_logs, obj.key)["detail"] == "the key was deleted since"
     assert ece.requests == []
 
 
@@ -327,13 +341,21 @@ def test_an_expired_lease_is_taken_over(
 
 
 def test_a_lease_on_this_version_seen_at_the_first_look_is_a_duplicate_before_any_call(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, ledger_table: str
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    ledger_table: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("lease/first-look.zip", zip_with("x"), {TAG: bundle})
     lease_on(ledger_table, bundle, identity(obj), seconds_left=600)
     [row] = run(s3_event(obj), runtime)["results"]
     assert (row["status"], row["reason"]) == ("skipped", "upload.duplicate")
     assert ece.requests == []  # not even the pre-flight
+    assert tags_of(obj) == {TAG: bundle}  # the uploading invocation writes them
+    assert log_line(function_logs, obj.key)["detail"] == "another invocation uploads it"
 
 
 def test_an_expired_lease_on_this_very_version_does_not_make_it_a_duplicate(
@@ -352,11 +374,14 @@ def test_an_unreachable_ledger_is_transient_and_nothing_is_uploaded(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("no-ledger/x.zip", zip_with("x"), {TAG: bundle})
     with pytest.raises(RetryableEventError):
         run(s3_event(obj), make_runtime({"LEDGER_TABLE": "no-such-table"}))
     assert outcome(tags_of(obj)) == ("failed", "ledger.unavailable")
+    detail = log_line(function_logs, obj.key)["detail"]
+    assert detail == "ledger read failed: ResourceNotFoundException"
     assert ece.requests == []
 
 
@@ -502,3 +527,76 @@ def test_an_outcome_the_ledger_cannot_keep_is_logged_and_stands(
     assert warning["level"] == "WARNING"
     assert (warning["key"], warning["reason"]) == (obj.key, "ledger.unavailable")
     assert "ValidationException" in warning["error"]
+
+
+def test_a_newer_version_of_the_live_key_written_in_the_same_second_is_uploaded(
+    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str
+) -> None:
+    """S3 stamps both with one second: the version that is current now is the newer."""
+    for attempt in range(5):  # until both puts and the first upload fit in one second
+        time.sleep(1.01 - time.time() % 1)
+        key = f"same-second/{attempt}.zip"
+        old = put(key, zip_with(f"old-{attempt}"), {TAG: bundle})
+        run(s3_event(old), runtime)
+        new = put(key, zip_with(f"new-{attempt}"), {TAG: bundle})
+        stamps = {
+            s3.head_object(Bucket=o.bucket, Key=key, VersionId=o.version_id)["LastModified"]
+            for o in (old, new)
+        }
+        if len(stamps) == 1:
+            break
+    else:
+        pytest.fail("no two puts landed in one second")
+
+    [row] = run(s3_event(new), runtime)["results"]
+
+    assert (row["status"], row["reason"]) == ("uploaded", "ok")
+    assert ece.stored_bytes(bundle) == zip_with(f"new-{attempt}")
+
+
+def test_an_overwrite_in_an_unversioned_bucket_is_uploaded_after_the_first_object(
+    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str
+) -> None:
+    """Without version ids, the ETag tells one object at a key from the next."""
+    s3.create_bucket(Bucket="plain-bucket-overwrite")
+    first = put("x.zip", zip_with("first"), {TAG: bundle}, into="plain-bucket-overwrite")
+    run(s3_event(first), runtime)
+    next_second()
+    second = put("x.zip", zip_with("second"), {TAG: bundle}, into="plain-bucket-overwrite")
+
+    [row] = run(s3_event(second), runtime)["results"]
+
+    assert (row["status"], row["reason"]) == ("uploaded", "ok")
+    assert accepted(ece, bundle) == [first.sha256, second.sha256]
+
+
+def test_an_event_without_a_version_id_tags_the_version_it_uploaded_not_a_newer_one(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    """The key's next version, written while this one is sent, has an event of its own."""
+    read = put("no-version/x.zip", zip_with("read"), {TAG: bundle})
+    event = s3_event(read)
+    del event["Records"][0]["s3"]["object"]["versionId"]
+    ece.script(Fault(delay=1.0), method="PUT")
+    with ThreadPoolExecutor(1) as pool:
+        running = in_background(pool, event, runtime)
+        wait_for(lambda: len(ece.find_requests("PUT")) == 1)
+        newer = put("no-version/x.zip", zip_with("newer"), {TAG: bundle})
+        [row] = running.result()["results"]
+
+    assert (row["status"], row["version_id"]) == ("uploaded", read.version_id)
+    assert outcome(tags_of(read)) == ("uploaded", "ok")
+    assert tags_of(newer) == {TAG: bundle}
+
+
+def test_an_extension_ece_does_not_know_gets_no_entry_in_the_ledger(
+    put: Callable[..., Put], runtime: Runtime, ledger_table: str
+) -> None:
+    """The ledger keeps history for extensions it tracks, not for every id a tag names."""
+    obj = put("unknown/x.zip", zip_with("x"), {TAG: "9999999999"})
+    [row] = run(s3_event(obj), runtime)["results"]
+    assert row["reason"] == "ece.extensions.not_found"
+    item = boto3.client("dynamodb").get_item(
+        TableName=ledger_table, Key={"extension_id": {"S": "9999999999"}}
+    )
+    assert "Item" not in item

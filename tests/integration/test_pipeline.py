@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +16,15 @@ import pytest
 
 from ece_uploader.emulator import EceEmulator, Fault
 from ece_uploader.samples import bundle_zip, corrupt_zip, plugin_zip, traversal_zip
+from extension_uploader import reasons
 from extension_uploader.app import RetryableEventError
-from extension_uploader.outcome import TAG_AT, TAG_SHA256
-from extension_uploader.pipeline import Runtime
+from extension_uploader.deadline import Deadline
+from extension_uploader.events import ObjectRef
+from extension_uploader.outcome import TAG_AT, TAG_SHA256, Status
+from extension_uploader.pipeline import MIN_SECONDS_TO_START, Runtime, process_object
 
-from .conftest import API_KEY, TAG, Put, Tags, outcome, run, s3_event
+from .conftest import API_KEY, TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
+from .test_ledger import next_second
 
 
 def test_good_bundle_is_uploaded_byte_for_byte(
@@ -48,6 +53,51 @@ def test_good_plugin_is_uploaded(
     run(s3_event(obj), runtime)
     assert outcome(tags_of(obj)) == ("uploaded", "ok")
     assert ece.stored_bytes(plugin) == data
+
+
+def test_one_log_line_says_which_object_and_extension_and_how_long_it_took(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    bundle: str,
+    function_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    data = bundle_zip()
+    obj = put("logged/x.zip", data, {TAG: bundle})
+    ref = ObjectRef(obj.bucket, obj.key, obj.version_id, obj.etag)
+
+    started = time.perf_counter()
+    process_object(ref, runtime, Deadline.after(120))  # as a caller with no request id
+    took_ms = (time.perf_counter() - started) * 1000
+
+    [line] = [line for line in function_logs() if line.get("key") == obj.key]
+    assert (line["status"], line["extension_id"], line["version_id"]) == (
+        "uploaded",
+        bundle,
+        obj.version_id,
+    )
+    assert (line["request_id"], line["object_bytes"], line["bytes"]) == (
+        "local",
+        len(data),
+        len(data),
+    )
+    assert 1.0 <= line["milliseconds"] <= took_ms + 0.1
+
+
+def test_an_object_with_too_little_time_left_is_not_started_and_is_retried(
+    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+) -> None:
+    obj = put("late/x.zip", bundle_zip(), {TAG: bundle})
+    ref = ObjectRef(obj.bucket, obj.key, obj.version_id, obj.etag)
+    short = Deadline.after(MIN_SECONDS_TO_START - 1, reserve_seconds=0)
+
+    result = process_object(ref, runtime, short, "req-late")
+
+    assert (result.outcome.status, result.outcome.reason) == (
+        Status.FAILED,
+        reasons.LAMBDA_OUT_OF_TIME,
+    )
+    assert result.outcome.transient is True  # the platform delivers it again
+    assert tags_of(obj) == {TAG: bundle} and ece.requests == []
 
 
 def test_untagged_zip_is_rejected_without_calling_ece(
@@ -308,30 +358,51 @@ def test_user_tags_that_leave_little_room_are_all_kept(
 
 
 def test_duplicate_event_leaves_tags_and_uploads_once(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("dup.zip", bundle_zip(), {TAG: bundle})
     run(s3_event(obj), runtime)
     first = tags_of(obj)
+    next_second()  # tags written again now would carry another time
     result = run(s3_event(obj), runtime)
     assert result["results"][0]["reason"] == "upload.duplicate"
     assert tags_of(obj) == first
+    lines = [line for line in function_logs() if line.get("reason") == "upload.duplicate"]
+    assert [line["detail"] for line in lines] == [f"live already ({obj.size} bytes)"]
     assert len(ece.uploads(bundle)) == 1
 
 
 def test_older_version_is_superseded_by_a_newer_one(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     old = put("versions/x.zip", bundle_zip(), {TAG: bundle})
     new = put("versions/x.zip", plugin_zip(), {TAG: bundle})
     run(s3_event(new), runtime)
     run(s3_event(old), runtime)  # late, out-of-order delivery
     assert outcome(tags_of(old)) == ("skipped", "upload.superseded")
+    lines = [line for line in function_logs() if line.get("reason") == "upload.superseded"]
+    assert [line["detail"] for line in lines] == [f"newer version {new.version_id}"]
     assert ece.stored_bytes(bundle) == plugin_zip()
 
 
 def test_overwritten_object_in_unversioned_bucket_is_skipped_as_changed(
-    s3: Any, put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    s3: Any,
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     s3.create_bucket(Bucket="plain-bucket-changed")
     first = put("x.zip", bundle_zip(), {TAG: bundle}, into="plain-bucket-changed")
@@ -342,6 +413,8 @@ def test_overwritten_object_in_unversioned_bucket_is_skipped_as_changed(
     result = run(s3_event(first), runtime)  # then the late event for the old one
 
     assert result["results"][0]["reason"] == "object.changed"
+    changed = [line for line in function_logs() if line.get("reason") == "object.changed"]
+    assert [line["detail"] for line in changed] == ["overwritten since the event"]
     assert outcome(tags_of(second)) == ("uploaded", "ok")  # the newer object's tags stand
     assert ece.stored_bytes(bundle) == plugin_zip()
 
@@ -360,12 +433,18 @@ def test_dry_run_checks_and_tags_but_never_uploads(
 
 
 def test_missing_secret_is_a_transient_failure(
-    put: Callable[..., Put], make_runtime: Callable[..., Runtime], bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    make_runtime: Callable[..., Runtime],
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("nosecret.zip", bundle_zip(), {TAG: bundle})
     with pytest.raises(RetryableEventError):
         run(s3_event(obj), make_runtime({"ECE_SECRET_ID": "does/not/exist"}))
     assert outcome(tags_of(obj)) == ("failed", "secret.unavailable")
+    detail = log_line(function_logs, obj.key)["detail"]
+    assert detail == "could not read the ECE secret (GetParameterError)"
 
 
 def test_sqs_batch_reports_only_the_messages_to_retry(
