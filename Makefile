@@ -100,7 +100,8 @@ bench: setup
 # mutmut in the project's environment; each module is mutated in a staged copy under
 # .mutation/ against the tests that exercise it, for at most 15 minutes a module.
 # MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30"); without
-# it, every module: at most 7 x 15 minutes on 2 cores.
+# it, every module, each for at most 15 minutes on 2 cores. "--resume" goes on from
+# where a module's last run stopped (e.g. "pipeline --minutes 60 --resume").
 MUTATION_ARGS ?=
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 
