@@ -239,3 +239,8 @@ def log_line(function_logs: Logs, key: str) -> dict[str, Any]:
     """The one outcome line the function logged for ``key``."""
     [line] = [line for line in function_logs() if line.get("key") == key and "status" in line]
     return line
+
+
+def details(function_logs: Logs, reason: str) -> list[str]:
+    """The detail of every outcome line the function logged with ``reason``, in order."""
+    return [line["detail"] for line in function_logs() if line.get("reason") == reason]

@@ -23,7 +23,18 @@ from extension_uploader.events import ObjectRef
 from extension_uploader.outcome import TAG_AT, TAG_SHA256, Status
 from extension_uploader.pipeline import MIN_SECONDS_TO_START, Runtime, process_object
 
-from .conftest import API_KEY, TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
+from .conftest import (
+    API_KEY,
+    TAG,
+    Logs,
+    Put,
+    Tags,
+    details,
+    log_line,
+    outcome,
+    run,
+    s3_event,
+)
 from .test_ledger import next_second
 
 
@@ -372,8 +383,7 @@ def test_duplicate_event_leaves_tags_and_uploads_once(
     result = run(s3_event(obj), runtime)
     assert result["results"][0]["reason"] == "upload.duplicate"
     assert tags_of(obj) == first
-    lines = [line for line in function_logs() if line.get("reason") == "upload.duplicate"]
-    assert [line["detail"] for line in lines] == [f"live already ({obj.size} bytes)"]
+    assert details(function_logs, "upload.duplicate") == [f"live already ({obj.size} bytes)"]
     assert len(ece.uploads(bundle)) == 1
 
 
@@ -390,8 +400,7 @@ def test_older_version_is_superseded_by_a_newer_one(
     run(s3_event(new), runtime)
     run(s3_event(old), runtime)  # late, out-of-order delivery
     assert outcome(tags_of(old)) == ("skipped", "upload.superseded")
-    lines = [line for line in function_logs() if line.get("reason") == "upload.superseded"]
-    assert [line["detail"] for line in lines] == [f"newer version {new.version_id}"]
+    assert details(function_logs, "upload.superseded") == [f"newer version {new.version_id}"]
     assert ece.stored_bytes(bundle) == plugin_zip()
 
 
@@ -413,8 +422,7 @@ def test_overwritten_object_in_unversioned_bucket_is_skipped_as_changed(
     result = run(s3_event(first), runtime)  # then the late event for the old one
 
     assert result["results"][0]["reason"] == "object.changed"
-    changed = [line for line in function_logs() if line.get("reason") == "object.changed"]
-    assert [line["detail"] for line in changed] == ["overwritten since the event"]
+    assert details(function_logs, "object.changed") == ["overwritten since the event"]
     assert outcome(tags_of(second)) == ("uploaded", "ok")  # the newer object's tags stand
     assert ece.stored_bytes(bundle) == plugin_zip()
 
