@@ -573,19 +573,20 @@ def test_an_event_without_a_version_id_tags_the_version_it_uploaded_not_a_newer_
     put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
 ) -> None:
     """The key's next version, written while this one is sent, has an event of its own."""
-    read = put("no-version/x.zip", zip_with("read"), {TAG: bundle})
+    read = put("no-version/x.zip", zip_with("read"), {TAG: bundle, "team": "first"})
     event = s3_event(read)
     del event["Records"][0]["s3"]["object"]["versionId"]
     ece.script(Fault(delay=1.0), method="PUT")
     with ThreadPoolExecutor(1) as pool:
         running = in_background(pool, event, runtime)
         wait_for(lambda: len(ece.find_requests("PUT")) == 1)
-        newer = put("no-version/x.zip", zip_with("newer"), {TAG: bundle})
+        newer = put("no-version/x.zip", zip_with("newer"), {TAG: bundle, "team": "second"})
         [row] = running.result()["results"]
 
     assert (row["status"], row["version_id"]) == ("uploaded", read.version_id)
     assert outcome(tags_of(read)) == ("uploaded", "ok")
-    assert tags_of(newer) == {TAG: bundle}
+    assert tags_of(read)["team"] == "first"  # its own tags, merged with the outcome
+    assert tags_of(newer) == {TAG: bundle, "team": "second"}
 
 
 def test_an_extension_ece_does_not_know_gets_no_entry_in_the_ledger(

@@ -20,7 +20,7 @@ from extension_uploader import reasons
 from extension_uploader.app import RetryableEventError
 from extension_uploader.deadline import Deadline
 from extension_uploader.events import ObjectRef
-from extension_uploader.outcome import TAG_AT, TAG_SHA256, Status
+from extension_uploader.outcome import TAG_AT, TAG_REASON, TAG_SHA256, Status
 from extension_uploader.pipeline import MIN_SECONDS_TO_START, Runtime, process_object
 
 from .conftest import (
@@ -353,7 +353,7 @@ def test_malformed_record_fails_the_event_after_the_good_ones_are_done(
 
 
 def test_user_tags_that_leave_little_room_are_all_kept(
-    put: Callable[..., Put], runtime: Runtime, bundle: str, tags_of: Tags
+    put: Callable[..., Put], runtime: Runtime, bundle: str, tags_of: Tags, function_logs: Logs
 ) -> None:
     user = {f"owner-{n}": f"value {n}" for n in range(8)}
     obj = put("crowded.zip", bundle_zip(), {TAG: bundle, **user})
@@ -364,6 +364,10 @@ def test_user_tags_that_leave_little_room_are_all_kept(
     assert len(tags) == 10
     assert {key: tags[key] for key in user} == user and tags[TAG] == bundle
     assert outcome(tags) == ("uploaded", None)  # status first; no room for the reason
+    [warning] = [line for line in function_logs() if line["level"] == "WARNING"]
+    assert warning["message"] == "no room for every outcome tag: S3 allows 10 per object"
+    assert warning["key"] == obj.key
+    assert {TAG_REASON, TAG_SHA256} <= set(warning["dropped_tags"])
     again = run(s3_event(obj), runtime)  # a duplicate event is still recognised
     assert again["results"][0]["reason"] == "upload.duplicate"
 
