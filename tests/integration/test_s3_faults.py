@@ -23,7 +23,7 @@ from extension_uploader.app import RetryableEventError
 from extension_uploader.pipeline import Runtime
 from tests.faultproxy import FaultProxy, Rule
 
-from .conftest import TAG, Put, Tags, outcome, run, s3_event
+from .conftest import TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
 from .test_boundaries import stored_zip
 
 # app.AWS_CLIENT_CONFIG: standard mode, retries={"max_attempts": 4}, which botocore
@@ -286,6 +286,7 @@ def test_tags_that_cannot_be_written_make_the_event_retried(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("untaggable/x.zip", bundle_zip(), {TAG: bundle})
     proxy.script(rule(WRITE_TAGS, "x.zip", status=501, code="NotImplemented", times=None))
@@ -297,6 +298,14 @@ def test_tags_that_cannot_be_written_make_the_event_retried(
     assert ece.stored_bytes(bundle) == bundle_zip()
     assert tags_of(obj) == {TAG: bundle}
     assert [hit.effect for hit in proxy.hits(**WRITE_TAGS)] == ["error 501"]
+    [error] = [line for line in function_logs() if line["level"] == "ERROR"]
+    assert error["message"] == "could not write the outcome tags"
+    assert (error["key"], error["reason"], error["error"]) == (
+        obj.key,
+        "s3.error",
+        "S3 tag failed: NotImplemented",
+    )
+    assert log_line(function_logs, obj.key)["status"] == "uploaded"  # and it stands
 
     proxy.clear()  # S3 recovers; the platform delivers the event again
     run(s3_event(obj), runtime)
