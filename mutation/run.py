@@ -116,8 +116,9 @@ def stage(module: str, *, resume: bool) -> Path:
 def run_module(module: str, jobs: int, minutes: float, *, resume: bool) -> dict[str, Any]:
     """One module in its stage, stopped after ``minutes``: what was tested by then counts."""
     resume = resume and (STAGE / module / "mutants").is_dir()
-    before = json.loads((RESULTS / f"{module}.json").read_text()) if resume else {}
     root = stage(module, resume=resume)
+    spent = root / "seconds"  # the module's time so far, over every run of this stage
+    before = int(spent.read_text()) if resume and spent.exists() else 0
     started = time.monotonic()
     script = str(Path(__file__).resolve())
     env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
@@ -144,7 +145,8 @@ def run_module(module: str, jobs: int, minutes: float, *, resume: bool) -> dict[
         tail = log.read_text().splitlines()[-40:]
         raise SystemExit(f"mutmut failed on {module} (exit {code}):\n" + "\n".join(tail))
     result = json.loads((root / "result.json").read_text())
-    result["seconds"] = before.get("seconds", 0) + round(time.monotonic() - started)
+    result["seconds"] = before + round(time.monotonic() - started)
+    spent.write_text(f"{result['seconds']}\n")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return result
