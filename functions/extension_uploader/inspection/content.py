@@ -14,8 +14,13 @@ from collections.abc import Mapping, Sequence
 from extension_uploader import reasons
 
 from .properties import PropertiesError, parse_properties
-from .report import WARNING_BUNDLE_LAYOUT, WARNING_PLUGIN_JARS_NOT_AT_ROOT, Findings
-from .structure import Entry
+from .report import (
+    WARNING_BUNDLE_LAYOUT,
+    WARNING_PLUGIN_JARS_NOT_AT_ROOT,
+    WARNING_STREAMED_STORED,
+    Findings,
+)
+from .structure import FLAG_DATA_DESCRIPTOR, STORED, Entry
 
 CLASSIC_DESCRIPTOR = "plugin-descriptor.properties"
 STABLE_DESCRIPTOR = "stable-plugin-descriptor.properties"
@@ -80,6 +85,14 @@ def check_plugin(
         _check_descriptor(found[0], descriptors[found[0].index], version, findings)
     if not legacy:
         _check_jars(entries, findings)
+    if streamed := streamed_stored_entries(entries):
+        findings.add(
+            reasons.ZIP_UNSUPPORTED_METHOD,
+            streamed[0].display,
+            "stored with its sizes after the data (a data descriptor, as a zip written to "
+            "a stream has): Elasticsearch's plugin installer cannot read that entry; "
+            "write the zip to a file, or deflate the entry",
+        )
 
 
 def _check_descriptor(
@@ -143,8 +156,22 @@ def _check_jars(entries: Sequence[Entry], findings: Findings) -> None:
         )
 
 
+def streamed_stored_entries(entries: Sequence[Entry]) -> list[Entry]:
+    """Stored entries with a data descriptor. java.util.zip.ZipInputStream, which the
+    plugin installer reads with, refuses them: "only DEFLATED entries can have EXT
+    descriptor". CPython's zipfile writes them when its output cannot seek."""
+    return [e for e in entries if e.method == STORED and e.flags & FLAG_DATA_DESCRIPTOR]
+
+
 def check_bundle(entries: Sequence[Entry], findings: Findings) -> None:
-    """Bundle rules: GeoIP database names, and a warning for unconventional layouts."""
+    """Bundle rules: GeoIP database names, and warnings for unconventional layouts and
+    for entries a streaming Java reader would refuse."""
+    if streamed := streamed_stored_entries(entries):
+        findings.warn(
+            WARNING_STREAMED_STORED,
+            streamed[0].display,
+            "stored with a data descriptor: java.util.zip.ZipInputStream cannot read it",
+        )
     unconventional = 0
     first_unconventional: Entry | None = None
     for entry in entries:

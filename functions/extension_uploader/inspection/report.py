@@ -30,6 +30,7 @@ MAX_PROBLEMS_PER_CODE = 20
 # (they never reach a tag); they name what --json consumers may want to match on.
 WARNING_BUNDLE_LAYOUT = "bundle.unconventional_layout"
 WARNING_PLUGIN_JARS_NOT_AT_ROOT = "plugin.jars_not_at_root"
+WARNING_STREAMED_STORED = "zip.streamed_stored_entry"
 
 Deflate64Policy = Literal["repack", "reject"]
 ExtensionType = Literal["plugin", "bundle"]
