@@ -98,10 +98,11 @@ bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # mutmut in the project's environment; each module is mutated in a staged copy under
-# .mutation/ against the tests that exercise it, for at most 15 minutes a module.
-# MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30"); without
-# it, every module, each for at most 15 minutes on 2 cores. "--resume" goes on from
-# where a module's last run stopped (e.g. "pipeline --minutes 60 --resume").
+# .mutation/ against the tests that exercise it, for at most 15 minutes a module
+# (120 for the pipeline, whose mutants run integration tests: about 90 minutes on
+# 2 cores). MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30");
+# without it, every module. "--resume" goes on from where a module's last run stopped
+# (e.g. "pipeline --minutes 60 --resume").
 MUTATION_ARGS ?=
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 
