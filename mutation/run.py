@@ -58,8 +58,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "objects": (["objects.py"], [*UNIT, IT + "test_s3_faults.py", IT + "test_boundaries.py"]),
     "app": (["app.py"], [*UNIT, IT + "test_handler.py", IT + "test_s3_faults.py"]),
     "ece": (["ece.py", "ece_errors.py"], [*UNIT, IT + "test_ece_client.py"]),
-    # The size-mismatch retry, S3 faults, IN_USE_POLICY and the outcome bus each have
-    # their own integration file.
+    # The size-mismatch retry, S3 faults, IN_USE_POLICY and the outcome bus, the limits
+    # at their boundaries and the allow-list each have their own integration file.
     "pipeline": (
         ["pipeline.py"],
         [
@@ -69,6 +69,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             IT + "test_ece_client.py",
             IT + "test_s3_faults.py",
             IT + "test_in_use.py",
+            IT + "test_boundaries.py",
+            IT + "test_security.py",
         ],
     ),
     # The inspection package is large and pure: the unit tests cover it. Four parts,

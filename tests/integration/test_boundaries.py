@@ -23,7 +23,7 @@ from extension_uploader.deadline import Deadline
 from extension_uploader.outcome import TAG_SHA256
 from extension_uploader.pipeline import MIN_SECONDS_TO_START, Runtime
 
-from .conftest import TAG, Put, Tags, outcome, run, s3_event
+from .conftest import TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
 
 MiB = 1024 * 1024
 
@@ -64,6 +64,7 @@ def test_an_object_of_exactly_max_zip_bytes_is_accepted_one_byte_more_is_too_lar
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     at_limit = stored_zip({"dictionaries/words.txt": b"x" * 1000})
     over = stored_zip({"dictionaries/words.txt": b"x" * 1001})
@@ -76,6 +77,8 @@ def test_an_object_of_exactly_max_zip_bytes_is_accepted_one_byte_more_is_too_lar
 
     assert outcome(tags_of(fits)) == ("uploaded", "ok")
     assert outcome(tags_of(too_big)) == ("rejected", "object.too_large")
+    detail = log_line(function_logs, too_big.key)["detail"]
+    assert detail == f"{len(over)} bytes > {len(at_limit)}"
     assert ece.stored_bytes(bundle) == at_limit
     assert len(ece.find_requests("PUT")) == 1
 
@@ -107,13 +110,20 @@ def test_sqs_message_with_one_object_to_retry_among_several_is_reported(
 
 
 def test_an_object_is_not_started_without_enough_time_left(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("late/start.zip", bundle_zip(), {TAG: bundle})
     # Enough for any single call (MIN_ATTEMPT_SECONDS), not for a whole object.
     deadline = fixed_deadline(MIN_SECONDS_TO_START - 1)
-    with pytest.raises(RetryableEventError):
+    with pytest.raises(RetryableEventError):  # the platform delivers it again
         handle_event(s3_event(obj), runtime, deadline)
+    line = log_line(function_logs, obj.key)
+    assert (line["status"], line["reason"]) == ("failed", "lambda.out_of_time")
     assert ece.requests == []  # not even the pre-flight
     assert tags_of(obj) == {TAG: bundle}  # nothing was learnt, so nothing is tagged
 

@@ -15,7 +15,7 @@ from ece_uploader.samples import bundle_zip
 from extension_uploader.app import RetryableEventError
 from extension_uploader.pipeline import Runtime
 
-from .conftest import TAG, Put, Tags, outcome, run, s3_event
+from .conftest import TAG, Logs, Put, Tags, log_line, outcome, run, s3_event
 
 SPEC = read_function(Path("template.yaml"))
 
@@ -44,10 +44,12 @@ def test_a_disallowed_id_is_rejected_before_any_request_to_ece(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("team-a/x.zip", bundle_zip(), {TAG: bundle})
     run(s3_event(obj), make_runtime(settings))
     assert outcome(tags_of(obj)) == ("rejected", "tag.extension_not_allowed")
+    assert log_line(function_logs, obj.key)["detail"] == "key team-a/x.zip"
     assert ece.requests == []
 
 
