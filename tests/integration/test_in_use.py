@@ -19,7 +19,7 @@ from extension_uploader.outcome import TAG_REPLACE_IN_USE
 from extension_uploader.pipeline import Runtime
 from extension_uploader.telemetry import METRIC_UPLOADED_IN_USE, metrics
 
-from .conftest import TAG, Put, Tags, outcome, run, s3_event
+from .conftest import TAG, Logs, Put, Tags, details, outcome, run, s3_event
 from .test_ledger import next_second, zip_with
 
 
@@ -75,6 +75,7 @@ def test_refuse_policy_stops_a_replace_and_the_override_tag_lets_it_through(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     ece.create_deployment("search", bundles=[bundle])
     runtime = make_runtime({"IN_USE_POLICY": "refuse"})
@@ -83,6 +84,10 @@ def test_refuse_policy_stops_a_replace_and_the_override_tag_lets_it_through(
     run(s3_event(refused), runtime)
 
     assert outcome(tags_of(refused)) == ("rejected", "extension.in_use")
+    assert details(function_logs, "extension.in_use") == [
+        f"1 deployment(s) use it; tag the object {TAG_REPLACE_IN_USE}=true"
+        " to replace its file anyway"
+    ]
     assert ece.find_requests("PUT") == []  # nothing was sent
 
     next_second()
