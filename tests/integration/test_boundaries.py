@@ -243,6 +243,26 @@ def _broken(runtime: Runtime) -> Runtime:
     return dataclasses.replace(runtime, now=now)
 
 
+def test_a_failure_of_the_inspection_itself_is_logged_naming_the_object(
+    put: Callable[..., Put], runtime: Runtime, bundle: str, tags_of: Tags, function_logs: Logs
+) -> None:
+    """A bug in the inspection (here: a limit it cannot compare with) is not a bad zip."""
+    obj = put("bug/inspection.zip", bundle_zip(), {TAG: bundle})
+    limits = dataclasses.replace(runtime.settings.limits)
+    object.__setattr__(limits, "max_entries", None)  # past its validation
+    broken = dataclasses.replace(
+        runtime, settings=dataclasses.replace(runtime.settings, limits=limits)
+    )
+
+    with pytest.raises(RetryableEventError):
+        run(s3_event(obj), broken)
+
+    [error] = [line for line in function_logs() if line["message"] == "unexpected error"]
+    assert f"the inspection of {obj.key!r} failed: TypeError" in error["exception"]
+    assert log_line(function_logs, obj.key)["reason"] == "internal.error"
+    assert TAG_SHA256 not in tags_of(obj)
+
+
 def test_internal_error_raises_an_asynchronous_event_for_a_retry(
     put: Callable[..., Put], runtime: Runtime, bundle: str
 ) -> None:

@@ -91,6 +91,12 @@ def test_one_log_line_says_which_object_and_extension_and_how_long_it_took(
         len(data),
     )
     assert 1.0 <= line["milliseconds"] <= took_ms + 0.1
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    assert (line["entries"], line["uncompressed_bytes"]) == (
+        len(members),
+        sum(member.file_size for member in members),
+    )
 
 
 def test_untagged_zip_is_rejected_without_calling_ece(
