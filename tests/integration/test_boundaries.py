@@ -8,16 +8,18 @@ import dataclasses
 import hashlib
 import json
 import random
+import tempfile
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 
 from ece_uploader.emulator import EceEmulator, Fault
-from ece_uploader.samples import bundle_zip
+from ece_uploader.samples import bundle_zip, traversal_zip
 from extension_uploader.app import RetryableEventError, handle_event
 from extension_uploader.deadline import Deadline
 from extension_uploader.outcome import TAG_SHA256
@@ -134,6 +136,32 @@ def test_an_object_is_started_with_just_enough_time_left(
     obj = put("late/just.zip", bundle_zip(), {TAG: bundle})
     handle_event(s3_event(obj), runtime, fixed_deadline(MIN_SECONDS_TO_START + 0.5))
     assert outcome(tags_of(obj)) == ("uploaded", "ok")
+
+
+# -- Temporary files ---------------------------------------------------------------------------
+
+
+def test_nothing_is_left_in_the_temporary_folder_whatever_the_outcome(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the function works
+    busy = str(ece.create_extension(name="busy", extension_type="bundle", version="*")["id"])
+    ece.script(Fault(status=500), method="PUT", extension_id=busy, times=None)
+    objects = [
+        put("tmp/good.zip", bundle_zip(), {TAG: bundle}),
+        put("tmp/bad.zip", traversal_zip(), {TAG: bundle}),
+        put("tmp/failing.zip", bundle_zip(), {TAG: busy}),
+    ]
+
+    with pytest.raises(RetryableEventError):  # the failing upload is retried
+        run(s3_event(*objects), runtime)
+
+    assert [path.name for path in tmp_path.iterdir()] == []
 
 
 # -- SHA-256 of an object bigger than one download chunk --------------------------------------
