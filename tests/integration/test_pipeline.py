@@ -19,6 +19,7 @@ from ece_uploader.samples import bundle_zip, corrupt_zip, plugin_zip, traversal_
 from extension_uploader.app import RetryableEventError
 from extension_uploader.deadline import Deadline
 from extension_uploader.events import ObjectRef
+from extension_uploader.inspection import ExtensionInfo, Report, inspect_archive
 from extension_uploader.outcome import TAG_AT, TAG_REASON, TAG_SHA256
 from extension_uploader.pipeline import Runtime, process_object
 
@@ -177,10 +178,14 @@ def test_bad_archives_are_rejected_and_never_uploaded(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
+    tmp_path: Path,
 ) -> None:
     obj = put("incoming/bad.zip", data, {TAG: bundle})
     run(s3_event(obj), runtime)
     assert outcome(tags_of(obj)) == ("rejected", reason)
+    first = _inspected(tmp_path, data).problems[0]  # what the log line says of it
+    assert log_line(function_logs, obj.key)["detail"] == f"{first.entry or '-'}: {first.message}"
     assert ece.uploads(bundle) == []
 
 
@@ -432,11 +437,27 @@ def test_dry_run_checks_and_tags_but_never_uploads(
     ece: EceEmulator,
     bundle: str,
     tags_of: Tags,
+    function_logs: Logs,
 ) -> None:
     obj = put("dry.zip", bundle_zip(), {TAG: bundle})
     run(s3_event(obj), make_runtime({"DRY_RUN": "true"}))
     assert outcome(tags_of(obj)) == ("skipped", "upload.dry_run")
+    assert log_line(function_logs, obj.key)["detail"] == f"would upload {obj.sha256}"
     assert ece.uploads(bundle) == []
+
+
+def test_the_inspection_warnings_go_to_the_log_line(
+    put: Callable[..., Put],
+    runtime: Runtime,
+    bundle: str,
+    function_logs: Logs,
+    tmp_path: Path,
+) -> None:
+    data = _zip({"dictionaries/a.txt": b"a", "notes.txt": b"outside the usual folders"})
+    obj = put("warned.zip", data, {TAG: bundle})
+    run(s3_event(obj), runtime)
+    warnings = [warning.message for warning in _inspected(tmp_path, data).warnings]
+    assert warnings and log_line(function_logs, obj.key)["warnings"] == warnings
 
 
 def test_missing_secret_is_a_transient_failure(
@@ -510,8 +531,29 @@ def test_secret_never_appears_in_logs_tags_or_results(
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zips"
 
 
+def _inspected(tmp_path: Path, data: bytes) -> Report:
+    """The inspection's own verdict on ``data``, as a bundle: what the function reports."""
+    path = tmp_path / "inspected.zip"
+    path.write_bytes(data)
+    return inspect_archive(path, extension=ExtensionInfo("bundle", "*"))
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 def test_deflate64_archive_is_repacked_as_deflate_before_upload(
-    put: Callable[..., Put], runtime: Runtime, ece: EceEmulator, bundle: str, tags_of: Tags
+    put: Callable[..., Put],
+    runtime: Runtime,
+    ece: EceEmulator,
+    bundle: str,
+    tags_of: Tags,
+    function_logs: Logs,
+    tmp_path: Path,
 ) -> None:
     data = (FIXTURES / "deflate64-bundle.zip").read_bytes()
     obj = put("d64/bundle.zip", data, {TAG: bundle})
@@ -520,6 +562,8 @@ def test_deflate64_archive_is_repacked_as_deflate_before_upload(
 
     tags = tags_of(obj)
     assert outcome(tags) == ("uploaded", "ok")
+    repacked = _inspected(tmp_path, data).deflate64_entries
+    assert repacked and log_line(function_logs, obj.key)["repacked_deflate64_entries"] == repacked
     stored = ece.stored_bytes(bundle)
     assert tags[TAG_SHA256] == hashlib.sha256(stored).hexdigest() != obj.sha256
     with zipfile.ZipFile(io.BytesIO(data)) as original, zipfile.ZipFile(io.BytesIO(stored)) as sent:
