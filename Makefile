@@ -99,7 +99,7 @@ bench: setup
 
 # mutmut in the project's environment; each module is mutated in a staged copy under
 # .mutation/ against the tests that exercise it, for at most 15 minutes a module
-# (120 for the pipeline, whose mutants run integration tests: about 90 minutes on
+# (120 for the pipeline, whose mutants run integration tests: about 80 minutes on
 # 2 cores). MUTATION_ARGS names modules and options (e.g. "pipeline ece --minutes 30");
 # without it, every module. "--resume" goes on from where a module's last run stopped
 # (e.g. "pipeline --minutes 60 --resume").
