@@ -89,7 +89,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
 
 # Minutes a module may take unless --minutes says otherwise. A mutant of the
 # pipeline runs the integration tests that reach it (a few seconds when one of them
-# fails, about a minute when none does): some 90 minutes on 2 cores for all 706.
+# fails, about a minute when none does): some 80 minutes on 2 cores for all 706.
 DEFAULT_MINUTES = 15.0
 MINUTES = {"pipeline": 120.0}
 
