@@ -214,8 +214,11 @@ def tags_of(s3: Any) -> Tags:
     return read
 
 
+Logs = Callable[[], list[dict[str, Any]]]
+
+
 @pytest.fixture
-def function_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+def function_logs() -> Iterator[Logs]:
     """The function's JSON log lines, read from its own log handler's stream."""
     import io
     import logging
@@ -230,9 +233,6 @@ def function_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
     finally:
         handler.setStream(previous)
-
-
-Logs = Callable[[], list[dict[str, Any]]]
 
 
 def log_line(function_logs: Logs, key: str) -> dict[str, Any]:

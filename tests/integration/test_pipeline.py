@@ -23,6 +23,7 @@ from extension_uploader.inspection import ExtensionInfo, Report, inspect_archive
 from extension_uploader.outcome import TAG_AT, TAG_REASON, TAG_SHA256
 from extension_uploader.pipeline import Runtime, process_object
 
+from ..unit.inspection.corpus import zipped
 from .conftest import (
     API_KEY,
     TAG,
@@ -453,7 +454,7 @@ def test_the_inspection_warnings_go_to_the_log_line(
     function_logs: Logs,
     tmp_path: Path,
 ) -> None:
-    data = _zip({"dictionaries/a.txt": b"a", "notes.txt": b"outside the usual folders"})
+    data = zipped({"dictionaries/a.txt": b"a", "notes.txt": b"outside the usual folders"})
     obj = put("warned.zip", data, {TAG: bundle})
     run(s3_event(obj), runtime)
     warnings = [warning.message for warning in _inspected(tmp_path, data).warnings]
@@ -536,14 +537,6 @@ def _inspected(tmp_path: Path, data: bytes) -> Report:
     path = tmp_path / "inspected.zip"
     path.write_bytes(data)
     return inspect_archive(path, extension=ExtensionInfo("bundle", "*"))
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def test_deflate64_archive_is_repacked_as_deflate_before_upload(

@@ -110,42 +110,38 @@ def _flip_data_byte(data: bytearray) -> None:
     data[38] ^= 0xFF
 
 
+class Pipe(io.RawIOBase):
+    """An output zipfile cannot seek in, like a pipe: it writes data descriptors."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 def _unseekable_zip() -> bytes:
     """zipfile writing to a pipe-like stream: data descriptors with signatures."""
-
-    class Pipe(io.RawIOBase):
-        def __init__(self) -> None:
-            self.chunks: list[bytes] = []
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data: bytes) -> int:  # type: ignore[override]
-            self.chunks.append(bytes(data))
-            return len(data)
 
     pipe = Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in (("a.txt", b"streamed " * 1000), ("b/c.txt", b"more\n")):
             with archive.open(name, "w") as entry:
                 entry.write(data)
-    return b"".join(pipe.chunks)
+    return pipe.data
 
 
 def _unseekable_zip64_empty() -> bytes:
     """zipfile writing to a pipe with force_zip64: an empty file gets a zip64 extra in
     its local header and a 24-byte data descriptor (CPython, unzip, 7-Zip read it)."""
-
-    class Pipe(io.RawIOBase):
-        def __init__(self) -> None:
-            self.chunks: list[bytes] = []
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data: bytes) -> int:  # type: ignore[override]
-            self.chunks.append(bytes(data))
-            return len(data)
 
     pipe = Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -155,7 +151,7 @@ def _unseekable_zip64_empty() -> bytes:
             entry.write(b"after the empty one\n")
         with archive.open("empty-too.txt", "w", force_zip64=True):
             pass
-    return b"".join(pipe.chunks)
+    return pipe.data
 
 
 def _empty_zip64_descriptor(payload: bytes = b"", **kw: object) -> Member:

@@ -10,7 +10,6 @@ seek, as does any writer streaming to a pipe or to S3 without knowing sizes firs
 from __future__ import annotations
 
 import dataclasses
-import io
 import subprocess
 import zipfile
 from pathlib import Path
@@ -23,7 +22,8 @@ from extension_uploader.inspection.content import check_bundle, check_plugin
 from extension_uploader.inspection.report import WARNING_STREAMED_STORED, Findings
 from extension_uploader.inspection.structure import Entry
 
-from .corpus import DESCRIPTOR, jar_bytes
+from .corpus import DESCRIPTOR, Pipe, jar_bytes
+from .test_content_mutants import _entry as content_entry
 from .tools import require
 
 STREAMED_MESSAGE = (
@@ -36,26 +36,12 @@ PLUGIN = ExtensionInfo("plugin", "8.15.0")
 BUNDLE = ExtensionInfo("bundle", "*")
 
 
-class _Pipe(io.RawIOBase):
-    """An output zipfile cannot seek in, like a pipe."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, chunk: bytes) -> int:  # type: ignore[override]
-        self.data += chunk
-        return len(chunk)
-
-
 def streamed(files: dict[str, bytes], compression: int) -> bytes:
-    pipe = _Pipe()
+    pipe = Pipe()
     with zipfile.ZipFile(pipe, "w", compression) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
-    return bytes(pipe.data)
+    return pipe.data
 
 
 def plugin_files() -> dict[str, bytes]:
@@ -63,20 +49,7 @@ def plugin_files() -> dict[str, bytes]:
 
 
 def _entry(name: str, index: int, method: int, flags: int) -> Entry:
-    return Entry(
-        index=index,
-        display=name,
-        name=name,
-        is_dir=False,
-        header_offset=index * 1000,
-        name_digest=b"",
-        flags=flags,
-        method=method,
-        crc=0,
-        compressed_size=100,
-        file_size=100,
-        encrypted=False,
-    )
+    return dataclasses.replace(content_entry(name, index), method=method, flags=flags)
 
 
 def _plugin_findings(*entries: Entry) -> Findings:
